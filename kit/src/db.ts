@@ -1,0 +1,127 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { EntitySchema, MigrationObject } from "@mikro-orm/core";
+import { MariaDbDriver } from "@mikro-orm/mariadb";
+import { Migrator } from "@mikro-orm/migrations";
+import { MySqlDriver } from "@mikro-orm/mysql";
+import { type EntityManager, MikroORM, NodeSqliteDialect, type Options, SqliteDriver } from "@mikro-orm/sql";
+import { createConnection } from "mysql2/promise";
+import type { Logger } from "./logger.ts";
+
+/** Which SQL engine a service runs on. `mysql` and `mariadb` share one set of migrations. */
+export type DatabaseKind = "mysql" | "mariadb" | "sqlite";
+
+export interface StorageSettings {
+  DATABASE_URL?: string | undefined;
+  MYSQL_URL?: string | undefined;
+  DATABASE_PREFIX: string;
+  DATA_DIR: string;
+}
+
+export interface DatabaseOptions {
+  /** Service name: the database is `<prefix>_<service>` on a server, `<DATA_DIR>/<service>.sqlite` embedded. */
+  service: string;
+  settings: StorageSettings;
+  // biome-ignore lint/suspicious/noExplicitAny: entity schemas of any shape
+  entities: EntitySchema<any, any>[];
+  migrations: { mysql: MigrationObject[]; sqlite: MigrationObject[] };
+  logger: Logger;
+  /** Connection pool size on a server. */
+  poolSize?: number;
+}
+
+export interface Database {
+  orm: MikroORM;
+  kind: DatabaseKind;
+  /** A fresh entity manager for one unit of work. */
+  em(): EntityManager;
+  /** Answers whether the database responds (used by readiness). */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** The server URL in use, preferring DATABASE_URL over MYSQL_URL; undefined means embedded SQLite. */
+export function serverUrl(settings: StorageSettings): string | undefined {
+  return settings.DATABASE_URL ?? settings.MYSQL_URL;
+}
+
+/** Tells MariaDB from MySQL: by URL scheme when it says, else by asking the server. */
+async function detectServer(url: URL): Promise<"mysql" | "mariadb"> {
+  if (url.protocol === "mariadb:") return "mariadb";
+  const probe = new URL(url);
+  probe.protocol = "mysql:";
+  probe.pathname = "/";
+  const conn = await createConnection(probe.toString());
+  try {
+    const [rows] = await conn.query("SELECT VERSION() AS v");
+    return /mariadb/i.test(String((rows as { v: string }[])[0]?.v)) ? "mariadb" : "mysql";
+  } finally {
+    await conn.end();
+  }
+}
+
+/**
+ * Opens the service's own database (creating it if missing) and applies pending migrations.
+ * A server URL selects MySQL or MariaDB; no URL selects an embedded SQLite file.
+ */
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  const { service, settings, logger } = options;
+  const url = serverUrl(settings);
+  const common = {
+    entities: options.entities,
+    extensions: [Migrator],
+    discovery: { warnWhenNoEntities: false },
+    allowGlobalContext: false,
+    debug: false,
+    logger: (message: string) => logger.debug({ orm: message }, "orm"),
+    ensureDatabase: true,
+  } satisfies Partial<Options>;
+  let orm: MikroORM;
+  let kind: DatabaseKind;
+  if (url) {
+    const parsed = new URL(url);
+    kind = await detectServer(parsed);
+    orm = await MikroORM.init({
+      ...common,
+      driver: kind === "mariadb" ? MariaDbDriver : MySqlDriver,
+      host: parsed.hostname,
+      port: Number(parsed.port || 3306),
+      user: decodeURIComponent(parsed.username || "root"),
+      password: decodeURIComponent(parsed.password),
+      dbName: `${settings.DATABASE_PREFIX}_${service}`,
+      pool: { max: options.poolSize ?? 16 },
+      migrations: { migrationsList: options.migrations.mysql, snapshot: false, transactional: true },
+    } as Options);
+  } else {
+    kind = "sqlite";
+    mkdirSync(settings.DATA_DIR, { recursive: true });
+    const file = join(settings.DATA_DIR, `${service}.sqlite`);
+    orm = await MikroORM.init({
+      ...common,
+      driver: SqliteDriver,
+      dbName: file,
+      driverOptions: new NodeSqliteDialect(file),
+      migrations: { migrationsList: options.migrations.sqlite, snapshot: false, transactional: true },
+    } as Options);
+    // WAL lets readers run beside the writer; the busy timeout rides out a second process's lock.
+    await orm.em.getConnection().execute("PRAGMA journal_mode = WAL");
+    await orm.em.getConnection().execute("PRAGMA busy_timeout = 5000");
+    await orm.em.getConnection().execute("PRAGMA synchronous = FULL");
+  }
+  const applied = await orm.migrator.up();
+  logger.info({ kind, migrations: applied.map((m) => m.name) }, "database ready");
+  return {
+    orm,
+    kind,
+    em: () => orm.em.fork() as EntityManager,
+    async ping() {
+      try {
+        await orm.em.getConnection().execute("SELECT 1");
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close: () => orm.close(),
+  };
+}

@@ -1,0 +1,70 @@
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import type { connectNodeAdapter } from "@connectrpc/connect-node";
+
+/** Any request handler that serves both HTTP/1.1 and HTTP/2 requests (as connect-node's adapter does). */
+export type NodeHandler = Parameters<typeof connectNodeAdapter>[0]["fallback"] & {};
+
+const PREFACE_START = Buffer.from("PRI ");
+
+export interface DualListener {
+  server: net.Server;
+  /** The bound port (useful when 0 was asked for). */
+  port: number;
+  /** Stops accepting, lets in-flight requests finish, then closes idle connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves HTTP/1.1 and cleartext HTTP/2 (h2c, prior knowledge) on one port: each new
+ * connection is peeked until the first bytes tell whether they start the HTTP/2 preface,
+ * then handed to the matching server. Peeking uses 'readable' + read() + unshift(), because
+ * a 'data' listener would let Node's HTTP parser see bytes out of order.
+ */
+export async function listenHttp1And2(handler: NodeHandler, port: number, host: string): Promise<DualListener> {
+  const h1 = http.createServer({ keepAliveTimeout: 65_000 }, handler as http.RequestListener);
+  const h2 = http2.createServer({}, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.Http2Session>();
+  h2.on("session", (session) => {
+    sessions.add(session);
+    session.on("close", () => sessions.delete(session));
+  });
+
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    let seen = Buffer.alloc(0);
+    const onReadable = () => {
+      let chunk: Buffer | null;
+      while ((chunk = socket.read()) !== null) seen = Buffer.concat([seen, chunk]);
+      if (seen.length < 4) return; // "PRI " is enough to tell the HTTP/2 preface from any HTTP/1 method
+      socket.off("readable", onReadable);
+      socket.unshift(seen);
+      (seen.subarray(0, 4).equals(PREFACE_START) ? h2 : h1).emit("connection", socket);
+    };
+    socket.on("readable", onReadable);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address() as net.AddressInfo;
+
+  return {
+    server,
+    port: address.port,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const session of sessions) session.close();
+      h1.closeIdleConnections();
+      const idle = setInterval(() => h1.closeIdleConnections(), 50);
+      await closed;
+      clearInterval(idle);
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+}

@@ -1,0 +1,29 @@
+export { ConfigError, commonSettings, count, flag, loadConfig, logLevel, millis, parseConfig, port } from "./config.ts";
+export {
+  type Database,
+  type DatabaseKind,
+  type DatabaseOptions,
+  openDatabase,
+  type StorageSettings,
+  serverUrl,
+} from "./db.ts";
+export {
+  appError,
+  Code,
+  ConnectError,
+  ERROR_DOMAIN,
+  type ErrorDetails,
+  errorDetails,
+  invalidArgument,
+  notFound,
+  Reason,
+} from "./errors.ts";
+export { isValidRequestId, MERCHANT_HEADER, REQUEST_ID_HEADER } from "./headers.ts";
+export { healthService, type ReadinessCheck } from "./health.ts";
+export { type DualListener, listenHttp1And2, type NodeHandler } from "./http-listener.ts";
+export { createLogger, type Logger } from "./logger.ts";
+export { createMetrics, LATENCY_BUCKETS, type ServiceMetrics } from "./metrics.ts";
+export { currencyExponent, formatAmount, MAX_MINOR_UNITS, type ParseAmountResult, parseAmount } from "./money.ts";
+export { createRpcClient, type RpcClientOptions } from "./rpc-client.ts";
+export { type RpcServerOptions, startRpcServer } from "./rpc-server.ts";
+export { onShutdown } from "./shutdown.ts";

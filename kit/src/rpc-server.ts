@@ -1,0 +1,66 @@
+import type { ServerResponse } from "node:http";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Registry } from "prom-client";
+import { Health, healthService, type ReadinessCheck } from "./health.ts";
+import { type DualListener, listenHttp1And2, type NodeHandler } from "./http-listener.ts";
+import type { Logger } from "./logger.ts";
+
+export interface RpcServerOptions {
+  port: number;
+  host: string;
+  logger: Logger;
+  registry: Registry;
+  /** Registers the service's Connect handlers. */
+  routes: (router: ConnectRouter) => void;
+  interceptors?: Interceptor[];
+  /** Backs `/readyz` and grpc.health.v1; `/healthz` only says the process is alive. */
+  ready: ReadinessCheck;
+  /** Handles every request that is neither an RPC nor a probe (the gateway's REST API). */
+  fallback?: NodeHandler;
+}
+
+/**
+ * Serves Connect, gRPC and gRPC-Web (over h2c and HTTP/1.1 on one port), grpc.health.v1,
+ * and the `/healthz`, `/readyz` and `/metrics` probes.
+ */
+export async function startRpcServer(options: RpcServerOptions): Promise<DualListener> {
+  const { logger, registry, ready } = options;
+  const probes: NodeHandler = (req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    const send = (status: number, type: string, body: string) => {
+      (res as ServerResponse).writeHead(status, { "content-type": type, "cache-control": "no-store" });
+      (res as ServerResponse).end(body);
+    };
+    if (path === "/healthz") return send(200, "application/json", '{"status":"ok"}');
+    if (path === "/readyz") {
+      ready()
+        .catch(() => false)
+        .then((ok) => send(ok ? 200 : 503, "application/json", JSON.stringify({ status: ok ? "ready" : "not ready" })));
+      return;
+    }
+    if (path === "/metrics") {
+      registry.metrics().then(
+        (text) => send(200, registry.contentType, text),
+        (err: unknown) => {
+          logger.error({ err }, "metrics collection failed");
+          send(500, "text/plain", "metrics unavailable\n");
+        },
+      );
+      return;
+    }
+    if (options.fallback) return options.fallback(req, res);
+    send(404, "application/json", '{"error":{"code":"not_found","message":"no such route"}}');
+  };
+  const handler = connectNodeAdapter({
+    routes(router) {
+      router.service(Health, healthService(ready));
+      options.routes(router);
+    },
+    interceptors: options.interceptors,
+    fallback: probes,
+  });
+  const listener = await listenHttp1And2(handler, options.port, options.host);
+  logger.info({ port: listener.port, host: options.host }, "listening");
+  return listener;
+}

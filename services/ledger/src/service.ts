@@ -1,0 +1,95 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { currencyExponent, invalidArgument, MAX_MINOR_UNITS, notFound } from "@mypay/kit";
+import type { Money } from "@mypay/proto/mypay/common/v1/money";
+import {
+  type Balance,
+  BalanceSchema,
+  type Hold,
+  HoldSchema,
+  HoldStatus,
+  type LedgerService,
+} from "@mypay/proto/mypay/ledger/v1/ledger";
+import { HoldState } from "./domain/accounts.ts";
+import type { BalanceView, HoldView, LedgerStore } from "./store/ledger-store.ts";
+
+/** Thin RPC layer: validates input, calls the store, converts to wire messages. */
+export function ledgerService(store: LedgerStore): ServiceImpl<typeof LedgerService> {
+  return {
+    async topUp(req) {
+      const merchantId = required("merchantId", req.merchantId);
+      const { currency, minor } = money(req.amount);
+      const key = required("idempotencyKey", req.idempotencyKey);
+      return { balance: toBalance(await store.topUp(merchantId, currency, minor, key)) };
+    },
+    async hold(req) {
+      const merchantId = required("merchantId", req.merchantId);
+      const holdId = required("holdId", req.holdId);
+      const { currency, minor } = money(req.amount);
+      return { hold: toHold(await store.hold(merchantId, holdId, currency, minor)) };
+    },
+    async capture(req) {
+      return { hold: toHold(await store.capture(required("holdId", req.holdId))) };
+    },
+    async release(req) {
+      return { hold: toHold(await store.release(required("holdId", req.holdId))) };
+    },
+    async getHold(req) {
+      const hold = await store.getHold(required("holdId", req.holdId));
+      if (!hold) throw notFound(`hold ${req.holdId}`);
+      return { hold: toHold(hold) };
+    },
+    async getBalance(req) {
+      const merchantId = required("merchantId", req.merchantId);
+      const currency = currencyCode(req.currency);
+      return { balance: toBalance(await store.balance(merchantId, currency)) };
+    },
+  };
+}
+
+function required(field: string, value: string): string {
+  if (value.trim() === "") throw invalidArgument(field, "is required");
+  if (value.length > 200) throw invalidArgument(field, "is longer than 200 characters");
+  return value;
+}
+
+function currencyCode(value: string): string {
+  if (currencyExponent(value) === undefined) throw invalidArgument("currency", `unsupported currency "${value}"`);
+  return value;
+}
+
+function money(amount: Money | undefined): { currency: string; minor: bigint } {
+  if (!amount) throw invalidArgument("amount", "is required");
+  const currency = currencyCode(amount.currency);
+  if (amount.minorUnits <= 0n) throw invalidArgument("amount", "must be greater than 0");
+  if (amount.minorUnits > MAX_MINOR_UNITS) throw invalidArgument("amount", "is too large");
+  return { currency, minor: amount.minorUnits };
+}
+
+const HOLD_STATUS: Record<HoldState, HoldStatus> = {
+  [HoldState.PENDING]: HoldStatus.PENDING,
+  [HoldState.CAPTURED]: HoldStatus.CAPTURED,
+  [HoldState.RELEASED]: HoldStatus.RELEASED,
+};
+
+function toHold(hold: HoldView): Hold {
+  return create(HoldSchema, {
+    holdId: hold.id,
+    merchantId: hold.merchantId,
+    amount: { currency: hold.currency, minorUnits: hold.amount },
+    status: HOLD_STATUS[hold.status],
+    createdAt: timestampFromDate(hold.createdAt),
+    updatedAt: timestampFromDate(hold.updatedAt),
+  });
+}
+
+function toBalance(balance: BalanceView): Balance {
+  return create(BalanceSchema, {
+    merchantId: balance.merchantId,
+    currency: balance.currency,
+    balanceMinor: balance.available + balance.locked,
+    lockedMinor: balance.locked,
+    availableMinor: balance.available,
+  });
+}
