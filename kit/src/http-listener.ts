@@ -38,8 +38,9 @@ export async function listenHttp1And2(handler: NodeHandler, port: number, host: 
     socket.on("error", () => socket.destroy());
     let seen = Buffer.alloc(0);
     const onReadable = () => {
-      let chunk: Buffer | null;
-      while ((chunk = socket.read()) !== null) seen = Buffer.concat([seen, chunk]);
+      for (let chunk: Buffer | null = socket.read(); chunk !== null; chunk = socket.read()) {
+        seen = Buffer.concat([seen, chunk]);
+      }
       if (seen.length < 4) return; // "PRI " is enough to tell the HTTP/2 preface from any HTTP/1 method
       socket.off("readable", onReadable);
       socket.unshift(seen);
