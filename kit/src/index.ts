@@ -1,3 +1,4 @@
+export { BatchLoop, type BatchLoopOptions } from "./batch-loop.ts";
 export { ConfigError, commonSettings, count, flag, loadConfig, logLevel, millis, parseConfig, port } from "./config.ts";
 export {
   type Database,
@@ -24,6 +25,8 @@ export { type DualListener, listenHttp1And2, type NodeHandler } from "./http-lis
 export { createLogger, type Logger } from "./logger.ts";
 export { createMetrics, LATENCY_BUCKETS, type ServiceMetrics } from "./metrics.ts";
 export { currencyExponent, formatAmount, MAX_MINOR_UNITS, type ParseAmountResult, parseAmount } from "./money.ts";
+export { type PayoutView, payoutStatusName, payoutView } from "./payout-view.ts";
 export { createRpcClient, type RpcClientOptions } from "./rpc-client.ts";
 export { type RpcServerOptions, startRpcServer } from "./rpc-server.ts";
 export { onShutdown } from "./shutdown.ts";
+export { storageEnv, testStorage } from "./testing.ts";

@@ -1,0 +1,68 @@
+import { type ScheduledTask, schedule } from "node-cron";
+import type { Logger } from "./logger.ts";
+
+export interface BatchLoopOptions {
+  name: string;
+  /** Cron tick in seconds (1–59): the loop runs at least this often. */
+  tickSeconds: number;
+  logger: Logger;
+  /** One round: claim a batch, work it, commit once. Resolves true when a full batch was found (run again at once). */
+  round: () => Promise<boolean>;
+}
+
+/**
+ * A background loop driven by a node-cron tick and by in-process wake-ups. At most one round runs at a
+ * time in a process; a wake during a round schedules one more. Wake-ups are only an optimisation: the
+ * database decides what is due, so the tick alone is enough for correctness and for any replica count.
+ */
+export class BatchLoop {
+  readonly #options: BatchLoopOptions;
+  #task: ScheduledTask | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+
+  constructor(options: BatchLoopOptions) {
+    this.#options = options;
+  }
+
+  start(): void {
+    this.#task = schedule(`*/${this.#options.tickSeconds} * * * * *`, () => this.wake(), {
+      name: this.#options.name,
+      noOverlap: true,
+    });
+    this.wake();
+  }
+
+  wake(): void {
+    if (this.#stopped) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.#drain().finally(() => {
+      this.#running = undefined;
+      if (this.#again) {
+        this.#again = false;
+        this.wake();
+      }
+    });
+  }
+
+  /** Stops ticking and waits for the round in flight to commit. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#task?.destroy();
+    await this.#running;
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (!this.#stopped && (await this.#options.round())) {
+        // a full batch: there may be more due right now
+      }
+    } catch (err) {
+      this.#options.logger.error({ err, loop: this.#options.name }, "loop round failed; retrying on the next tick");
+    }
+  }
+}

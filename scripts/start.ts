@@ -1,0 +1,106 @@
+/**
+ * Starts the whole mesh as separate processes (ledger, notifier, payouts, gateway), prefixes their
+ * logs, waits until every one is ready, then prints the gateway URL and the sandbox API key.
+ * Ctrl-C (or SIGTERM) stops them all; if one dies on its own, the rest are stopped and this exits 1.
+ *
+ * Ports come from LEDGER_PORT, NOTIFIER_PORT, PAYOUTS_PORT and GATEWAY_PORT (defaults 50051, 50053,
+ * 50052, 8080); every other variable is passed through to the services.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseConfig, port } from "@mypay/kit";
+import { SANDBOX_API_KEY } from "../services/gateway/src/config.ts";
+
+const ports = parseConfig({
+  LEDGER_PORT: port(50051),
+  PAYOUTS_PORT: port(50052),
+  NOTIFIER_PORT: port(50053),
+  GATEWAY_PORT: port(8080),
+});
+const host = "127.0.0.1";
+const url = (p: number) => `http://${host}:${p}`;
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+  LEDGER_URL: url(ports.LEDGER_PORT),
+  PAYOUTS_URL: url(ports.PAYOUTS_PORT),
+  NOTIFIER_URL: url(ports.NOTIFIER_PORT),
+};
+const services = [
+  { name: "ledger", port: ports.LEDGER_PORT, color: 36 },
+  { name: "notifier", port: ports.NOTIFIER_PORT, color: 35 },
+  { name: "payouts", port: ports.PAYOUTS_PORT, color: 33 },
+  { name: "gateway", port: ports.GATEWAY_PORT, color: 32 },
+];
+const root = resolve(import.meta.dirname, "..");
+const useColor = process.stdout.isTTY;
+const children = new Map<string, ChildProcess>();
+let stopping = false;
+
+function prefix(name: string, color: number): string {
+  const label = `[${name}]`.padEnd(11);
+  return useColor ? `\x1b[${color}m${label}\x1b[0m` : label;
+}
+
+function stopAll(code: number): void {
+  if (stopping) return;
+  stopping = true;
+  const alive = [...children.values()].filter((c) => c.exitCode === null && c.signalCode === null);
+  for (const child of alive) child.kill("SIGTERM");
+  const force = setTimeout(() => {
+    for (const child of alive) child.kill("SIGKILL");
+  }, 15_000);
+  force.unref();
+  Promise.all(alive.map((c) => new Promise((done) => c.once("exit", done)))).then(() => process.exit(code));
+}
+
+for (const service of services) {
+  const child = spawn(process.execPath, [resolve(root, "services", service.name, "src", "main.ts")], {
+    cwd: root,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.set(service.name, child);
+  const tag = prefix(service.name, service.color);
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on("line", (line) => process.stdout.write(`${tag} ${line}\n`));
+  }
+  child.on("exit", (code, signal) => {
+    if (stopping) return;
+    process.stderr.write(`${tag} exited unexpectedly (${signal ?? `code ${code}`}); stopping the mesh\n`);
+    stopAll(1);
+  });
+}
+process.once("SIGINT", () => stopAll(0));
+process.once("SIGTERM", () => stopAll(0));
+
+async function ready(p: number): Promise<boolean> {
+  try {
+    return (await fetch(`${url(p)}/readyz`)).ok;
+  } catch {
+    return false;
+  }
+}
+
+const started = Date.now();
+while (!stopping) {
+  const states = await Promise.all(services.map((s) => ready(s.port)));
+  if (states.every(Boolean)) break;
+  if (Date.now() - started > 60_000) {
+    process.stderr.write("the mesh did not become ready within 60 s\n");
+    stopAll(1);
+    break;
+  }
+  await sleep(100);
+}
+if (!stopping) {
+  const key = process.env.SANDBOX_API_KEY || SANDBOX_API_KEY;
+  process.stdout.write(
+    `\nMyPay mesh ready in ${Date.now() - started} ms\n` +
+      `  gateway      ${url(ports.GATEWAY_PORT)}\n` +
+      `  sandbox key  ${key}\n` +
+      `  try          curl -s -H "X-API-KEY: ${key}" ${url(ports.GATEWAY_PORT)}/api/v1/balance\n\n`,
+  );
+}

@@ -1,0 +1,26 @@
+import { commonSettings, count, flag, millis, port } from "@mypay/kit";
+import { z } from "zod";
+
+/** The documented sandbox key: seeded on first start so the README's curl works at once. */
+export const SANDBOX_API_KEY = "mypay_test_sandbox_4f7c2a9e1b3d5f60";
+
+/** Every gateway setting, with its default. Listed in the README's configuration table. */
+export const gatewaySettings = {
+  ...commonSettings,
+  GATEWAY_PORT: port(8080),
+  GATEWAY_HOST: z.string().min(1).default("127.0.0.1"),
+  PAYOUTS_URL: z.string().url().default("http://127.0.0.1:50052"),
+  LEDGER_URL: z.string().url().default("http://127.0.0.1:50051"),
+  NOTIFIER_URL: z.string().url().default("http://127.0.0.1:50053"),
+  /** Deadline of downstream calls, and the cap on a client's own deadline. */
+  RPC_TIMEOUT_MS: millis(10_000),
+  /** Largest accepted REST request body. */
+  MAX_BODY_BYTES: count(65_536, 10_485_760),
+  SEED_DEMO_MERCHANT: flag(true),
+  DEMO_MERCHANT_ID: z.string().min(1).max(64).default("mch_sandbox"),
+  SANDBOX_API_KEY: z
+    .string()
+    .regex(/^mypay_test_[A-Za-z0-9_]{8,100}$/, "mypay_test_ followed by 8-100 letters, digits or _")
+    .default(SANDBOX_API_KEY),
+  GATEWAY_DB_POOL: count(8, 256),
+};

@@ -1,0 +1,60 @@
+import { Code, errorDetails, Reason } from "@mypay/kit";
+
+/** The REST error body: `{"error":{type,code,message,param?,requestId}}`. */
+export interface HttpError {
+  status: number;
+  type: string;
+  code: string;
+  message: string;
+  param?: string;
+}
+
+/** One table from RPC code (and domain reason) to HTTP status and error type. */
+const BY_CODE: Partial<Record<Code, { status: number; type: string }>> = {
+  [Code.InvalidArgument]: { status: 400, type: "invalid_request_error" },
+  [Code.Unauthenticated]: { status: 401, type: "authentication_error" },
+  [Code.PermissionDenied]: { status: 403, type: "permission_error" },
+  [Code.NotFound]: { status: 404, type: "invalid_request_error" },
+  [Code.AlreadyExists]: { status: 409, type: "invalid_request_error" },
+  [Code.Aborted]: { status: 409, type: "idempotency_error" },
+  [Code.FailedPrecondition]: { status: 409, type: "invalid_request_error" },
+  [Code.ResourceExhausted]: { status: 429, type: "rate_limit_error" },
+  [Code.Unavailable]: { status: 503, type: "api_error" },
+  [Code.DeadlineExceeded]: { status: 504, type: "api_error" },
+};
+
+const BY_REASON: Record<string, { status: number; type: string }> = {
+  [Reason.IDEMPOTENCY_MISMATCH]: { status: 422, type: "idempotency_error" },
+  [Reason.IDEMPOTENCY_IN_PROGRESS]: { status: 409, type: "idempotency_error" },
+  [Reason.INSUFFICIENT_FUNDS]: { status: 422, type: "invalid_request_error" },
+};
+
+/** Maps any error from a downstream call to what a REST client is told. Unknown errors say nothing inside. */
+export function toHttpError(err: unknown): HttpError {
+  const details = errorDetails(err);
+  const mapped = BY_REASON[details.reason] ?? BY_CODE[details.code];
+  if (!mapped) {
+    return { status: 500, type: "api_error", code: "internal_error", message: "An internal error occurred." };
+  }
+  return {
+    ...mapped,
+    code: details.reason.toLowerCase(),
+    message: details.message,
+    ...(details.field ? { param: details.field } : {}),
+  };
+}
+
+/** A client error raised at the edge, before any downstream call. */
+export function badRequest(status: number, code: string, message: string, param?: string): HttpError {
+  const type = status === 401 ? "authentication_error" : "invalid_request_error";
+  return { status, type, code, message, ...(param ? { param } : {}) };
+}
+
+export class HttpErrorResponse extends Error {
+  readonly error: HttpError;
+
+  constructor(error: HttpError) {
+    super(error.message);
+    this.error = error;
+  }
+}

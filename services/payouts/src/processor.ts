@@ -1,0 +1,137 @@
+import { BatchLoop, type Logger } from "@mypay/kit";
+import type { BankOutcome, BankRail } from "./bank/bank-rail.ts";
+import { backoffMs } from "./domain/backoff.ts";
+import type { ClaimedPayout, PayoutChange, PayoutStore } from "./store/payout-store.ts";
+
+export interface ProcessorOptions {
+  tickSeconds: number;
+  batchSize: number;
+  concurrency: number;
+  leaseMs: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+  retryCapMs: number;
+}
+
+/**
+ * Claims due payouts in batches, asks the bank about each (bounded concurrency) and commits the
+ * whole batch's outcomes in one transaction. Any number of processes may run side by side.
+ */
+export class Processor {
+  readonly #store: PayoutStore;
+  readonly #rail: BankRail;
+  readonly #options: ProcessorOptions;
+  readonly #afterBatch: () => void;
+  readonly loop: BatchLoop;
+
+  constructor(store: PayoutStore, rail: BankRail, options: ProcessorOptions, logger: Logger, afterBatch: () => void) {
+    this.#store = store;
+    this.#rail = rail;
+    this.#options = options;
+    this.#afterBatch = afterBatch;
+    this.loop = new BatchLoop({
+      name: "processor",
+      tickSeconds: options.tickSeconds,
+      logger,
+      round: () => this.#round(),
+    });
+  }
+
+  /** One round: claim a batch, ask the bank about each payout, commit all outcomes at once. */
+  async #round(): Promise<boolean> {
+    const claimed = await this.#store.claimDue(this.#options.batchSize, this.#options.leaseMs);
+    if (claimed.length === 0) return false;
+    const changes = await mapBounded(claimed, this.#options.concurrency, (c) => this.#attempt(c));
+    await this.#store.applyChanges(changes);
+    this.#afterBatch();
+    return claimed.length === this.#options.batchSize;
+  }
+
+  async #attempt(claim: ClaimedPayout): Promise<PayoutChange> {
+    const { row, leaseId } = claim;
+    let outcome: BankOutcome;
+    try {
+      outcome = await this.#rail.send({
+        payoutId: row.id,
+        amount: row.amount,
+        currency: row.currency,
+        bankCode: row.bankCode,
+        accountNumber: row.accountNumber,
+        accountTitle: row.accountTitle,
+        attempt: row.attempts,
+      });
+    } catch (err) {
+      outcome = { kind: "transient", code: "BANK_ERROR", message: err instanceof Error ? err.message : String(err) };
+    }
+    const base = { row, leaseId };
+    switch (outcome.kind) {
+      case "success":
+        return {
+          ...base,
+          to: "SUCCESS",
+          reason: "bank accepted",
+          set: { pspReference: outcome.pspReference, processedAt: outcome.processedAt },
+          notify: true,
+        };
+      case "failed":
+        return {
+          ...base,
+          to: "FAILED",
+          reason: outcome.code,
+          set: { failureCode: outcome.code, failureMessage: outcome.message, processedAt: new Date() },
+          notify: true,
+        };
+      case "on_hold":
+        return { ...base, to: "ON_HOLD", reason: outcome.code, set: {}, notify: true };
+      case "transient":
+        if (row.attempts >= this.#options.maxAttempts) {
+          return {
+            ...base,
+            to: "FAILED",
+            reason: "RETRIES_EXHAUSTED",
+            set: {
+              failureCode: "RETRIES_EXHAUSTED",
+              failureMessage: `gave up after ${row.attempts} attempts: ${outcome.message}`,
+              processedAt: new Date(),
+            },
+            notify: true,
+          };
+        }
+        return {
+          ...base,
+          to: "RETRY",
+          reason: outcome.code,
+          set: { nextAttemptAt: this.#later(row.attempts) },
+          notify: true,
+        };
+      case "no_answer":
+        // The bank may still act on it; ask again later without telling the merchant anything changed.
+        return {
+          ...base,
+          to: "PENDING",
+          reason: "BANK_NO_ANSWER",
+          set: { nextAttemptAt: this.#later(row.attempts) },
+          notify: false,
+        };
+    }
+  }
+
+  #later(attempt: number): Date {
+    const { retryBaseMs, retryCapMs } = this.#options;
+    return new Date(Date.now() + retryBaseMs + backoffMs(attempt, retryBaseMs, retryCapMs));
+  }
+}
+
+/** Maps with at most `limit` calls in flight, keeping input order. */
+async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

@@ -1,0 +1,77 @@
+import { defineEntity, p } from "@mikro-orm/core";
+
+export const Payout = defineEntity({
+  name: "Payout",
+  tableName: "payouts",
+  properties: {
+    id: p.string().length(32).primary(),
+    merchantId: p.string().length(64),
+    idempotencyKey: p.string().length(255),
+    /** Hash of the create request, to reject a reused key with another body. */
+    fingerprint: p.string().length(64),
+    merchantReference: p.string().length(64),
+    currency: p.string().length(3),
+    amount: p.bigint("bigint"),
+    status: p.string().length(16),
+    destType: p.string().length(16),
+    bankCode: p.string().length(16),
+    accountNumber: p.string().length(34),
+    accountTitle: p.string().length(128),
+    pspReference: p.string().length(64).nullable(),
+    failureCode: p.string().length(64).nullable(),
+    failureMessage: p.string().length(255).nullable(),
+    attempts: p.integer(),
+    /** When the processor may next pick the payout up (PENDING/RETRY). */
+    nextAttemptAt: p.datetime().length(3),
+    /** The claim that owns a PROCESSING payout, and until when; an expired lease is claimed again. */
+    leaseId: p.string().length(36).nullable(),
+    leaseUntil: p.datetime().length(3).nullable(),
+    createdAt: p.datetime().length(3),
+    updatedAt: p.datetime().length(3),
+    processedAt: p.datetime().length(3).nullable(),
+  },
+  uniques: [{ properties: ["merchantId", "idempotencyKey"] }],
+  indexes: [{ properties: ["status", "nextAttemptAt"] }, { properties: ["merchantId", "createdAt"] }],
+});
+
+/** Audit trail: one row per status change, never updated. */
+export const PayoutTransition = defineEntity({
+  name: "PayoutTransition",
+  tableName: "payout_transitions",
+  properties: {
+    id: p.bigint("number").primary().autoincrement(),
+    payoutId: p.string().length(32).index(),
+    fromStatus: p.string().length(16).nullable(),
+    toStatus: p.string().length(16),
+    reason: p.string().length(255).nullable(),
+    actor: p.string().length(64),
+    at: p.datetime().length(3),
+  },
+});
+
+/**
+ * Transactional outbox: written in the same transaction as the status change it follows from,
+ * and relayed at least once (ledger calls keyed by payout id, events keyed by event id).
+ */
+export const OutboxMessage = defineEntity({
+  name: "OutboxMessage",
+  tableName: "outbox",
+  properties: {
+    id: p.string().length(40).primary(),
+    payoutId: p.string().length(32),
+    /** `capture` or `release` (ledger), or `event` (notifier). */
+    kind: p.string().length(16),
+    merchantId: p.string().length(64),
+    /** The webhook body, for events. */
+    payload: p.text().nullable(),
+    attempts: p.integer(),
+    nextAttemptAt: p.datetime().length(3),
+    leaseUntil: p.datetime().length(3).nullable(),
+    lastError: p.string().length(255).nullable(),
+    createdAt: p.datetime().length(3),
+    doneAt: p.datetime().length(3).nullable(),
+  },
+  indexes: [{ properties: ["doneAt", "nextAttemptAt"] }],
+});
+
+export const entities = [Payout, PayoutTransition, OutboxMessage];
