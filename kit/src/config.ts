@@ -40,8 +40,9 @@ export const commonSettings = {
 export class ConfigError extends Error {}
 
 /**
- * Parses and validates settings from the environment. Empty strings count as unset,
- * so `FOO=` falls back to the default. Throws ConfigError naming the first bad variable.
+ * Parses and validates settings from the environment. Empty and blank strings count as unset,
+ * so `FOO=` falls back to the default (rather than coercing to 0 for numbers).
+ * Throws ConfigError naming the first bad variable.
  */
 export function parseConfig<S extends z.ZodRawShape>(
   shape: S,
@@ -50,7 +51,7 @@ export function parseConfig<S extends z.ZodRawShape>(
   const input: Record<string, string> = {};
   for (const key of Object.keys(shape)) {
     const value = env[key];
-    if (value !== undefined && value !== "") input[key] = value;
+    if (value !== undefined && value.trim() !== "") input[key] = value;
   }
   const result = z.object(shape).safeParse(input);
   if (!result.success) {

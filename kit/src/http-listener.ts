@@ -12,7 +12,7 @@ export interface DualListener {
   server: net.Server;
   /** The bound port (useful when 0 was asked for). */
   port: number;
-  /** Stops accepting, lets in-flight requests finish, then closes idle connections. */
+  /** Stops accepting, closes idle connections, and resolves once in-flight requests have finished. */
   close(): Promise<void>;
 }
 
@@ -25,16 +25,34 @@ export interface DualListener {
 export async function listenHttp1And2(handler: NodeHandler, port: number, host: string): Promise<DualListener> {
   const h1 = http.createServer({ keepAliveTimeout: 65_000 }, handler as http.RequestListener);
   const h2 = http2.createServer({}, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
-  const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();
+  // HTTP/1.1 connections handed over by us are invisible to h1's own idle tracking (it never
+  // listens), so count requests in flight per socket to close idle keep-alive sockets on shutdown.
+  const inFlight = new Map<net.Socket, number>();
+  const undecided = new Set<net.Socket>();
+  let closing = false;
+  h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+    if (closing) res.shouldKeepAlive = false;
+    res.once("close", () => {
+      const left = (inFlight.get(socket) ?? 1) - 1;
+      inFlight.set(socket, left);
+      if (closing && left === 0) socket.destroySoon();
+    });
+  });
   h2.on("session", (session) => {
     sessions.add(session);
     session.on("close", () => sessions.delete(session));
   });
 
   const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
+    if (closing) return void socket.destroy();
+    undecided.add(socket);
+    socket.on("close", () => {
+      undecided.delete(socket);
+      inFlight.delete(socket);
+    });
     socket.on("error", () => socket.destroy());
     let seen = Buffer.alloc(0);
     const onReadable = () => {
@@ -43,8 +61,11 @@ export async function listenHttp1And2(handler: NodeHandler, port: number, host: 
       }
       if (seen.length < 4) return; // "PRI " is enough to tell the HTTP/2 preface from any HTTP/1 method
       socket.off("readable", onReadable);
+      undecided.delete(socket);
       socket.unshift(seen);
-      (seen.subarray(0, 4).equals(PREFACE_START) ? h2 : h1).emit("connection", socket);
+      const isH2 = seen.subarray(0, 4).equals(PREFACE_START);
+      if (!isH2) inFlight.set(socket, 0);
+      (isH2 ? h2 : h1).emit("connection", socket);
     };
     socket.on("readable", onReadable);
   });
@@ -59,13 +80,12 @@ export async function listenHttp1And2(handler: NodeHandler, port: number, host: 
     server,
     port: address.port,
     async close() {
+      closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.close();
-      h1.closeIdleConnections();
-      const idle = setInterval(() => h1.closeIdleConnections(), 50);
+      for (const [socket, count] of inFlight) if (count === 0) socket.destroySoon();
+      for (const socket of undecided) socket.destroy(); // no request bytes yet: nothing in flight
       await closed;
-      clearInterval(idle);
-      for (const socket of sockets) socket.destroy();
     },
   };
 }

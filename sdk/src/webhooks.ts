@@ -1,0 +1,94 @@
+/**
+ * Standard Webhooks verification for MyPay webhooks, on Web Crypto only, so it runs unchanged in
+ * Node, Deno, Bun, browsers and edge workers.
+ */
+
+export class WebhookVerificationError extends Error {
+  override name = "WebhookVerificationError";
+}
+
+export type WebhookHeaders = Headers | Record<string, string | string[] | undefined>;
+
+export interface VerifyOptions {
+  /** How far the signed timestamp may be from now, in seconds (default 300). */
+  toleranceSeconds?: number;
+  /** Current time in unix seconds; for tests. */
+  nowSeconds?: number;
+}
+
+const encoder = new TextEncoder();
+
+function headerOf(headers: WebhookHeaders, name: string): string | undefined {
+  if (headers instanceof Headers) return headers.get(name) ?? undefined;
+  const value = headers[name] ?? headers[name.toLowerCase()];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function base64ToBytes(text: string): Uint8Array {
+  const binary = atob(text);
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+}
+
+function bytesToBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
+
+/** Compares two strings in time independent of where they first differ. */
+function timingSafeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+/** `v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>` for a `whsec_…` secret. */
+export async function signWebhook(secret: string, id: string, timestamp: number, body: string): Promise<string> {
+  if (!secret.startsWith("whsec_")) throw new WebhookVerificationError("the secret must start with whsec_");
+  const key = await crypto.subtle.importKey(
+    "raw",
+    base64ToBytes(secret.slice(6)),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const mac = await crypto.subtle.sign("HMAC", key, encoder.encode(`${id}.${timestamp}.${body}`));
+  return `v1,${bytesToBase64(new Uint8Array(mac))}`;
+}
+
+/**
+ * Verifies a webhook and returns its parsed JSON body. Pass the raw body exactly as received;
+ * `secrets` may hold several during a rotation. Throws WebhookVerificationError saying why.
+ */
+export async function verifyWebhook<T = unknown>(
+  rawBody: string | Uint8Array,
+  headers: WebhookHeaders,
+  secrets: string | string[],
+  options: VerifyOptions = {},
+): Promise<T> {
+  if (typeof rawBody !== "string" && !(rawBody instanceof Uint8Array)) {
+    throw new WebhookVerificationError("pass the raw request body (string or bytes), not a parsed object");
+  }
+  const body = typeof rawBody === "string" ? rawBody : new TextDecoder().decode(rawBody);
+  const id = headerOf(headers, "webhook-id");
+  const timestamp = headerOf(headers, "webhook-timestamp");
+  const signatures = headerOf(headers, "webhook-signature");
+  if (!id || !timestamp || !signatures) {
+    throw new WebhookVerificationError("missing webhook-id, webhook-timestamp or webhook-signature header");
+  }
+  const seconds = Number(timestamp);
+  if (!/^\d{1,12}$/.test(timestamp) || !Number.isSafeInteger(seconds)) {
+    throw new WebhookVerificationError("webhook-timestamp is not unix seconds");
+  }
+  const now = options.nowSeconds ?? Math.floor(Date.now() / 1000);
+  const tolerance = options.toleranceSeconds ?? 300;
+  if (seconds < now - tolerance) throw new WebhookVerificationError("webhook-timestamp is too old");
+  if (seconds > now + tolerance) throw new WebhookVerificationError("webhook-timestamp is in the future");
+  const given = signatures.split(" ").filter((s) => s.startsWith("v1,"));
+  for (const secret of Array.isArray(secrets) ? secrets : [secrets]) {
+    const expected = await signWebhook(secret, id, seconds, body);
+    if (given.some((signature) => timingSafeEqual(signature, expected))) return JSON.parse(body) as T;
+  }
+  throw new WebhookVerificationError("no signature matches the secret");
+}
