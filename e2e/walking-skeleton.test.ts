@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { testStorage } from "@mypay/kit";
+import { dropTestDatabases, testStorage } from "@mypay/kit";
 import { verifyWebhook } from "@mypay/sdk";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -57,6 +57,7 @@ describe(`walking skeleton on ${engine}`, () => {
   afterAll(async () => {
     const code = await mesh?.stop();
     await receiver?.close();
+    await dropTestDatabases(storage);
     expect(code).toBe(0);
   });
 

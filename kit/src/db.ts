@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { EntitySchema, MigrationObject } from "@mikro-orm/core";
+import { type EntitySchema, type MigrationObject, UniqueConstraintViolationException } from "@mikro-orm/core";
 import { MariaDbDriver } from "@mikro-orm/mariadb";
 import { Migrator } from "@mikro-orm/migrations";
 import { MySqlDriver } from "@mikro-orm/mysql";
@@ -37,6 +37,11 @@ export interface Database {
   em(): EntityManager;
   /** Answers whether the database responds (used by readiness). */
   ping(): Promise<boolean>;
+  /**
+   * Whether `err` is a unique-key violation, on any engine. Query builders and raw queries throw the
+   * driver's own error (mysql2, node:sqlite), not MikroORM's UniqueConstraintViolationException.
+   */
+  isUniqueViolation(err: unknown): boolean;
   close(): Promise<void>;
 }
 
@@ -121,6 +126,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       } catch {
         return false;
       }
+    },
+    isUniqueViolation(err) {
+      if (err instanceof UniqueConstraintViolationException) return true;
+      return err instanceof Error && orm.driver.convertException(err) instanceof UniqueConstraintViolationException;
     },
     close: () => orm.close(),
   };

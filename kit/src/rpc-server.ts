@@ -22,10 +22,12 @@ export interface RpcServerOptions {
 
 /**
  * Serves Connect, gRPC and gRPC-Web (over h2c and HTTP/1.1 on one port), grpc.health.v1,
- * and the `/healthz`, `/readyz` and `/metrics` probes.
+ * and the `/healthz`, `/readyz` and `/metrics` probes. `close()` first ends health Watch
+ * streams (they never finish on their own), then drains the listener.
  */
 export async function startRpcServer(options: RpcServerOptions): Promise<DualListener> {
   const { logger, registry, ready } = options;
+  const stopping = new AbortController();
   const probes: NodeHandler = (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     const send = (status: number, type: string, body: string) => {
@@ -54,7 +56,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<DualLis
   };
   const handler = connectNodeAdapter({
     routes(router) {
-      router.service(Health, healthService(ready));
+      router.service(Health, healthService(ready, undefined, stopping.signal));
       options.routes(router);
     },
     interceptors: options.interceptors,
@@ -62,5 +64,11 @@ export async function startRpcServer(options: RpcServerOptions): Promise<DualLis
   });
   const listener = await listenHttp1And2(handler, options.port, options.host);
   logger.info({ port: listener.port, host: options.host }, "listening");
-  return listener;
+  return {
+    ...listener,
+    close() {
+      stopping.abort();
+      return listener.close();
+    },
+  };
 }

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createConnection } from "mysql2/promise";
 import type { StorageSettings } from "./db.ts";
 
 /**
@@ -10,11 +11,9 @@ import type { StorageSettings } from "./db.ts";
  */
 export function testStorage(): StorageSettings {
   const url = process.env.DATABASE_URL || process.env.MYSQL_URL || undefined;
-  return {
-    DATABASE_URL: url,
-    DATABASE_PREFIX: `t${Date.now().toString(36)}${randomBytes(3).toString("hex")}`,
-    DATA_DIR: mkdtempSync(join(tmpdir(), "mypay-test-")),
-  };
+  const prefix = `t${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+  // The SQLite folder is created by whoever opens a database in it, so server runs leave no folder.
+  return { DATABASE_URL: url, DATABASE_PREFIX: prefix, DATA_DIR: join(tmpdir(), `mypay-${prefix}`) };
 }
 
 /** Environment variables that select `storage` in a child process. */
@@ -24,4 +23,22 @@ export function storageEnv(storage: StorageSettings): Record<string, string> {
     DATABASE_PREFIX: storage.DATABASE_PREFIX,
     DATA_DIR: storage.DATA_DIR,
   };
+}
+
+/** Removes what a test run created: its databases on the server, or its folder of SQLite files. */
+export async function dropTestDatabases(storage: StorageSettings): Promise<void> {
+  if (!storage.DATABASE_URL) return rmSync(storage.DATA_DIR, { recursive: true, force: true });
+  const url = new URL(storage.DATABASE_URL);
+  url.protocol = "mysql:";
+  url.pathname = "/";
+  const conn = await createConnection(url.toString());
+  try {
+    const [rows] = await conn.query("SHOW DATABASES LIKE ?", [`${storage.DATABASE_PREFIX}\\_%`]);
+    for (const row of rows as Record<string, string>[]) {
+      const name = Object.values(row)[0]!;
+      await conn.query(`DROP DATABASE \`${name.replaceAll("`", "")}\``);
+    }
+  } finally {
+    await conn.end();
+  }
 }

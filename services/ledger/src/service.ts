@@ -48,9 +48,13 @@ export function ledgerService(store: LedgerStore): ServiceImpl<typeof LedgerServ
   };
 }
 
+/** Longest accepted identifier per field (the width of its column). */
+const MAX_LENGTH: Record<string, number> = { merchantId: 64, holdId: 64, idempotencyKey: 150 };
+
 function required(field: string, value: string): string {
   if (value.trim() === "") throw invalidArgument(field, "is required");
-  if (value.length > 200) throw invalidArgument(field, "is longer than 200 characters");
+  const max = MAX_LENGTH[field] ?? 64;
+  if (value.length > max) throw invalidArgument(field, `is longer than ${max} characters`);
   return value;
 }
 

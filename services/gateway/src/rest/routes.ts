@@ -109,7 +109,7 @@ export function restRoutes(down: Downstream): Route[] {
         const res = await down.notifier.createEndpoint(
           {
             url: stringField(body, "url", { max: 2048 }),
-            description: stringField(body, "description", { required: false, max: 256 }),
+            description: stringField(body, "description", { required: false }),
             eventTypes: stringArrayField(body, "eventTypes"),
           },
           opts(ctx),

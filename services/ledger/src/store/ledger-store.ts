@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { raw, UniqueConstraintViolationException } from "@mikro-orm/core";
+import { raw } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/sql";
 import { appError, Code, type Database, notFound, Reason } from "@mypay/kit";
 import { AccountKind, HoldState, Movement, type MovementKind, ownerOf } from "../domain/accounts.ts";
@@ -23,6 +23,19 @@ export interface HoldView {
 }
 
 const MERCHANT_KINDS = [AccountKind.AVAILABLE, AccountKind.LOCKED];
+
+/**
+ * The order in which a transfer locks its two account rows: the merchant's available, then its
+ * locked, then a platform account (each transfer touches at most one). Any fixed order prevents
+ * lock-order deadlocks; this one puts the guarded debit first for holds and captures, the only
+ * transfers that may legitimately lack funds.
+ */
+const LOCK_RANK: Record<AccountKind, number> = {
+  [AccountKind.AVAILABLE]: 0,
+  [AccountKind.LOCKED]: 1,
+  [AccountKind.FUNDING]: 2,
+  [AccountKind.SETTLEMENT]: 2,
+};
 
 /** Double-entry storage: every method runs in one transaction and either applies fully or not at all. */
 export class LedgerStore {
@@ -53,8 +66,10 @@ export class LedgerStore {
   }
 
   /** funding → available. Idempotent on `key`; the same key with other arguments is rejected. */
-  async topUp(merchantId: string, currency: string, amount: bigint, key: string): Promise<BalanceView> {
+  async topUp(merchantId: string, currency: string, amount: bigint, idempotencyKey: string): Promise<BalanceView> {
     await this.openAccounts(merchantId, currency);
+    // Namespaced, so a caller's key can never collide with the hold/capture/release keys.
+    const key = `topup:${idempotencyKey}`;
     const fingerprint = `topup:${merchantId}:${currency}:${amount}`;
     await this.#once(key, fingerprint, (em) => this.#move(em, "topup", merchantId, currency, amount, key, fingerprint));
     return this.balance(merchantId, currency);
@@ -91,7 +106,7 @@ export class LedgerStore {
           .execute();
       });
     } catch (err) {
-      if (!(err instanceof UniqueConstraintViolationException)) throw err;
+      if (!this.#db.isUniqueViolation(err)) throw err;
       // A concurrent call with the same hold id won; answer with its result.
       const winner = await this.getHold(holdId);
       if (!winner) throw err;
@@ -170,7 +185,7 @@ export class LedgerStore {
         if (!(await apply(em))) throw new Error(`ledger transfer ${key} could not be applied`);
       });
     } catch (err) {
-      if (!(err instanceof UniqueConstraintViolationException) || !(await check())) throw err;
+      if (!this.#db.isUniqueViolation(err) || !(await check())) throw err;
     }
   }
 
@@ -201,13 +216,24 @@ export class LedgerStore {
     const now = new Date();
     // Merchant accounts never go negative: the debit is conditional on the balance covering it.
     const guard = debit === AccountKind.FUNDING ? {} : { balance: { $gte: amount } };
-    const debited = await em.nativeUpdate(
-      Account,
-      { id: debitAccount.id, ...guard },
-      { balance: raw("balance - ?", [amount]), updatedAt: now },
-    );
-    if (debited !== 1) return false;
-    await em.nativeUpdate(Account, { id: creditAccount.id }, { balance: raw("balance + ?", [amount]), updatedAt: now });
+    const debitRow = () =>
+      em.nativeUpdate(
+        Account,
+        { id: debitAccount.id, ...guard },
+        { balance: raw("balance - ?", [amount]), updatedAt: now },
+      );
+    const creditRow = () =>
+      em.nativeUpdate(Account, { id: creditAccount.id }, { balance: raw("balance + ?", [amount]), updatedAt: now });
+    // Rows are locked in one global order (LOCK_RANK), so a hold (available → locked) and a release
+    // (locked → available) of one merchant cannot deadlock each other.
+    if (LOCK_RANK[debit] < LOCK_RANK[credit]) {
+      if ((await debitRow()) !== 1) return false;
+      await creditRow();
+    } else {
+      // Top-ups (funding is never guarded) and releases (locked covers every pending hold): the debit cannot fail.
+      await creditRow();
+      if ((await debitRow()) !== 1) throw new Error(`ledger invariant broken: ${debit} account cannot cover ${key}`);
+    }
     const transferId = randomUUID();
     await em
       .createQueryBuilder(Transfer)

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { LockMode, raw, UniqueConstraintViolationException } from "@mikro-orm/core";
+import { IsolationLevel, LockMode, raw } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/sql";
 import type { Database } from "@mypay/kit";
 import { fundsActionFor, type Status } from "../domain/status.ts";
@@ -34,7 +34,6 @@ export interface OutboxRow {
   attempts: number;
 }
 
-const DUE = ["PENDING", "RETRY"];
 const ACTOR_SYSTEM = "system:processor";
 
 function asRow(entity: object): PayoutRow {
@@ -86,7 +85,7 @@ export class PayoutStore {
       });
       return true;
     } catch (err) {
-      if (err instanceof UniqueConstraintViolationException) return false;
+      if (this.#db.isUniqueViolation(err)) return false;
       throw err;
     }
   }
@@ -99,20 +98,30 @@ export class PayoutStore {
   async claimDue(limit: number, leaseMs: number): Promise<ClaimedPayout[]> {
     const now = new Date();
     const leaseUntil = new Date(now.getTime() + leaseMs);
+    // READ COMMITTED: the locking reads take no gap locks, so concurrent claimers (and creates
+    // inserting new PENDING rows) do not deadlock on the index ranges they scan and update.
+    const isolation = this.#db.kind === "sqlite" ? {} : { isolationLevel: IsolationLevel.READ_COMMITTED };
     return this.#db.em().transactional(async (em) => {
-      const qb = em
-        .createQueryBuilder(Payout)
-        .select("*")
-        .where({
-          $or: [
-            { status: { $in: DUE }, nextAttemptAt: { $lte: now } },
-            { status: "PROCESSING", leaseUntil: { $lt: now } },
-          ],
-        })
-        .orderBy({ nextAttemptAt: "asc" })
-        .limit(limit);
-      if (this.#db.kind !== "sqlite") qb.setLockMode(LockMode.PESSIMISTIC_PARTIAL_WRITE);
-      const due = (await qb.execute("all", true)) as object[];
+      // One query per state, each an ordered walk of the (status, next_attempt_at) index that stops at
+      // `limit`, so InnoDB locks only the rows it returns. A single OR across the states makes the
+      // server sort every due row first and lock them all: concurrent claimers then skip everything.
+      const lockDue = async (where: { status: Status } & Record<string, unknown>) => {
+        const qb = em
+          .createQueryBuilder(Payout)
+          .select("*")
+          .where(where)
+          .orderBy({ nextAttemptAt: "asc" })
+          .limit(limit);
+        if (this.#db.kind !== "sqlite") qb.setLockMode(LockMode.PESSIMISTIC_PARTIAL_WRITE);
+        return (await qb.execute("all", true)) as Array<{ nextAttemptAt: Date | string | number }>;
+      };
+      const due = [
+        ...(await lockDue({ status: "PENDING", nextAttemptAt: { $lte: now } })),
+        ...(await lockDue({ status: "RETRY", nextAttemptAt: { $lte: now } })),
+        ...(await lockDue({ status: "PROCESSING", leaseUntil: { $lt: now } })),
+      ]
+        .sort((a, b) => new Date(a.nextAttemptAt).getTime() - new Date(b.nextAttemptAt).getTime())
+        .slice(0, limit);
       if (due.length === 0) return [];
       const claimed: ClaimedPayout[] = [];
       for (const entity of due) {
@@ -147,7 +156,7 @@ export class PayoutStore {
           .execute();
       }
       return claimed;
-    });
+    }, isolation);
   }
 
   /**

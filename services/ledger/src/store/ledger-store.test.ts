@@ -1,0 +1,420 @@
+import { randomUUID } from "node:crypto";
+import { rmSync } from "node:fs";
+import {
+  Code,
+  createLogger,
+  type Database,
+  dropTestDatabases,
+  errorDetails,
+  openDatabase,
+  Reason,
+  testStorage,
+} from "@mypay/kit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HoldState } from "../domain/accounts.ts";
+import { entities } from "./entities.ts";
+import { LedgerStore } from "./ledger-store.ts";
+import { migrations } from "./migrations/index.ts";
+
+const settings = testStorage();
+const engine = settings.DATABASE_URL ? "MariaDB/MySQL" : "SQLite";
+
+/** The error a rejected call carries, as a caller across the wire would read it. */
+async function failure(call: Promise<unknown>) {
+  try {
+    await call;
+  } catch (err) {
+    return errorDetails(err);
+  }
+  throw new Error("expected the call to fail");
+}
+
+/** A fresh merchant per test, so tests share one database without seeing each other's money. */
+const newMerchant = () => `m_${randomUUID().slice(0, 8)}`;
+const newHold = () => `po_${randomUUID().replaceAll("-", "").slice(0, 24)}`;
+
+describe(`LedgerStore on ${engine}`, () => {
+  let db: Database;
+  let store: LedgerStore;
+
+  /** Rows of a raw query, with every value as the engine returned it. */
+  const query = (sql: string, params: unknown[] = []) =>
+    db.orm.em.getConnection().execute<Record<string, unknown>[]>(sql, params, "all");
+  const big = (value: unknown) => BigInt(String(value ?? 0));
+
+  /** Checks the double-entry invariants over the whole database with SQL of its own. */
+  async function expectLedgerInvariants(): Promise<void> {
+    const [total] = await query("select coalesce(sum(amount), 0) as total, count(*) as n from entries");
+    expect(big(total?.total), "sum of all entries").toBe(0n);
+
+    const drift = await query(
+      `select a.id, a.balance, coalesce(sum(e.amount), 0) as entries
+         from accounts a left join entries e on e.account_id = a.id
+        group by a.id, a.balance
+       having a.balance <> coalesce(sum(e.amount), 0)`,
+    );
+    expect(drift, "accounts whose balance differs from the sum of their entries").toEqual([]);
+
+    const negative = await query(
+      "select id, merchant_id, kind, balance from accounts where kind in (?, ?) and balance < 0",
+      ["available", "locked"],
+    );
+    expect(negative, "merchant accounts below zero").toEqual([]);
+
+    const unbalanced = await query(
+      `select t.id from transfers t join entries e on e.transfer_id = t.id
+        group by t.id, t.amount, t.debit_account_id, t.credit_account_id
+       having count(*) <> 2 or sum(e.amount) <> 0
+           or sum(case when e.account_id = t.debit_account_id and e.amount = -t.amount then 1 else 0 end) <> 1
+           or sum(case when e.account_id = t.credit_account_id and e.amount = t.amount then 1 else 0 end) <> 1`,
+    );
+    expect(unbalanced, "transfers that are not exactly one debit and one equal credit").toEqual([]);
+    const [orphans] = await query(
+      "select count(*) as n from entries e left join transfers t on t.id = e.transfer_id where t.id is null",
+    );
+    expect(Number(orphans?.n), "entries without a transfer").toBe(0);
+
+    const lockedMismatch = await query(
+      `select a.merchant_id, a.currency, a.balance
+         from accounts a
+        where a.kind = 'locked'
+          and a.balance <> (select coalesce(sum(h.amount), 0) from holds h
+                             where h.merchant_id = a.merchant_id and h.currency = a.currency and h.status = 'PENDING')`,
+    );
+    expect(lockedMismatch, "locked balances that differ from the sum of pending holds").toEqual([]);
+
+    const holdTransfers = await query(
+      `select h.id, h.status,
+              sum(case when t.idempotency_key = concat('hold:', h.id) then 1 else 0 end) as holds,
+              sum(case when t.idempotency_key = concat('capture:', h.id) then 1 else 0 end) as captures,
+              sum(case when t.idempotency_key = concat('release:', h.id) then 1 else 0 end) as releases
+         from holds h left join transfers t on t.idempotency_key in (concat('hold:', h.id), concat('capture:', h.id), concat('release:', h.id))
+        group by h.id, h.status`,
+    );
+    for (const row of holdTransfers) {
+      const counts = [Number(row.holds), Number(row.captures), Number(row.releases)];
+      const expected = { PENDING: [1, 0, 0], CAPTURED: [1, 1, 0], RELEASED: [1, 0, 1] }[String(row.status)];
+      expect(counts, `transfers of hold ${row.id} (${row.status})`).toEqual(expected);
+    }
+  }
+
+  /** Transfers stored under a ledger key (`topup:<key>`, `hold:<id>`, `capture:<id>`, `release:<id>`). */
+  async function transfersKeyed(key: string): Promise<number> {
+    const [row] = await query("select count(*) as n from transfers where idempotency_key = ?", [key]);
+    return Number(row?.n);
+  }
+
+  beforeAll(async () => {
+    db = await openDatabase({
+      service: "ledger",
+      settings,
+      entities,
+      migrations,
+      logger: createLogger("ledger-test", "silent"),
+    });
+    store = new LedgerStore(db);
+  });
+
+  afterAll(async () => {
+    await db?.close();
+    await dropTestDatabases(settings);
+    rmSync(settings.DATA_DIR, { recursive: true, force: true });
+  });
+
+  describe("top-up and balance", () => {
+    it("credits the merchant's available balance from the funding account", async () => {
+      const m = newMerchant();
+      expect(await store.topUp(m, "PKR", 1_000_000n, `topup:${m}:1`)).toEqual({
+        merchantId: m,
+        currency: "PKR",
+        available: 1_000_000n,
+        locked: 0n,
+      });
+      expect(await store.topUp(m, "PKR", 250n, `topup:${m}:2`)).toMatchObject({ available: 1_000_250n, locked: 0n });
+      expect(await store.balance(m, "PKR")).toMatchObject({ available: 1_000_250n, locked: 0n });
+      await expectLedgerInvariants();
+    });
+
+    it("applies a repeated key once and rejects the key with other arguments", async () => {
+      const m = newMerchant();
+      const key = `topup:${m}`;
+      await store.topUp(m, "PKR", 500n, key);
+      expect(await store.topUp(m, "PKR", 500n, key)).toMatchObject({ available: 500n });
+      const mismatch = await failure(store.topUp(m, "PKR", 501n, key));
+      expect(mismatch).toMatchObject({ code: Code.Aborted, reason: Reason.IDEMPOTENCY_MISMATCH });
+      expect(await failure(store.topUp(newMerchant(), "PKR", 500n, key))).toMatchObject({
+        reason: Reason.IDEMPOTENCY_MISMATCH,
+      });
+      expect(await store.balance(m, "PKR")).toMatchObject({ available: 500n, locked: 0n });
+      expect(await transfersKeyed(`topup:${key}`)).toBe(1);
+    });
+
+    it("applies concurrent top-ups with one key exactly once", async () => {
+      const m = newMerchant();
+      const key = `topup:${m}`;
+      const results = await Promise.allSettled(Array.from({ length: 20 }, () => store.topUp(m, "PKR", 700n, key)));
+      expect(results.filter((r) => r.status === "rejected")).toEqual([]);
+      expect(await store.balance(m, "PKR")).toMatchObject({ available: 700n, locked: 0n });
+      expect(await transfersKeyed(`topup:${key}`)).toBe(1);
+      await expectLedgerInvariants();
+    });
+
+    it("keeps currencies apart and answers NOT_FOUND for a merchant or currency without accounts", async () => {
+      const m = newMerchant();
+      await store.topUp(m, "PKR", 100n, `topup:${m}:pkr`);
+      await store.topUp(m, "USD", 7n, `topup:${m}:usd`);
+      expect(await store.balance(m, "PKR")).toMatchObject({ available: 100n });
+      expect(await store.balance(m, "USD")).toMatchObject({ available: 7n });
+      expect(await failure(store.balance(m, "EUR"))).toMatchObject({ code: Code.NotFound, reason: Reason.NOT_FOUND });
+      expect(await failure(store.balance(newMerchant(), "PKR"))).toMatchObject({ code: Code.NotFound });
+    });
+  });
+
+  describe("holds", () => {
+    it("moves the amount from available to locked and records a pending hold", async () => {
+      const m = newMerchant();
+      await store.topUp(m, "PKR", 10_000n, `topup:${m}`);
+      const holdId = newHold();
+      const hold = await store.hold(m, holdId, "PKR", 2_500n);
+      expect(hold).toMatchObject({
+        id: holdId,
+        merchantId: m,
+        currency: "PKR",
+        amount: 2_500n,
+        status: HoldState.PENDING,
+      });
+      expect(hold.createdAt).toBeInstanceOf(Date);
+      expect(await store.getHold(holdId)).toEqual(hold);
+      expect(await store.balance(m, "PKR")).toMatchObject({ available: 7_500n, locked: 2_500n });
+      await expectLedgerInvariants();
+    });
+
+    it("returns the first hold for a repeated hold id with the same arguments, moving money once", async () => {
+      const m = newMerchant();
+      await store.topUp(m, "PKR", 10_000n, `topup:${m}`);
+      const holdId = newHold();
+      const first = await store.hold(m, holdId, "PKR", 1_000n);
+      const again = await store.hold(m, holdId, "PKR", 1_000n);
+      expect(again).toEqual(first);
+      expect(await store.balance(m, "PKR")).toMatchObject({ available: 9_000n, locked: 1_000n });
+      expect(await transfersKeyed(`hold:${holdId}`)).toBe(1);
+    });
+
+    it.each<[string, { amount?: bigint; currency?: string; merchant?: string }]>([
+      ["another amount", { amount: 1_001n }],
+      ["another currency", { currency: "USD" }],
+      ["another merchant", { merchant: "m_someone_else" }],
+    ])("rejects a repeated hold id with %s as IDEMPOTENCY_MISMATCH", async (_name, change) => {
+      const m = newMerchant();
+      await store.topUp(m, "PKR", 10_000n, `topup:${m}:pkr`);
+      await store.topUp(m, "USD", 10_000n, `topup:${m}:usd`);
+      const holdId = newHold();
+      await store.hold(m, holdId, "PKR", 1_000n);
+      const err = await failure(
+        store.hold(change.merchant ?? m, holdId, change.currency ?? "PKR", change.amount ?? 1_000n),
+      );
+      expect(err).toMatchObject({ code: Code.Aborted, reason: Reason.IDEMPOTENCY_MISMATCH, field: "holdId" });
+      expect(await store.balance(m, "PKR")).toMatchObject({ available: 9_000n, locked: 1_000n });
+      expect(await store.balance(m, "USD")).toMatchObject({ available: 10_000n, locked: 0n });
+    });
+
+    it("answers concurrent holds with one id with the same hold, moving money once", async () => {
+      const m = newMerchant();
+      await store.topUp(m, "PKR", 10_000n, `topup:${m}`);
+      const holdId = newHold();
+      const results = await Promise.allSettled(Array.from({ length: 12 }, () => store.hold(m, holdId, "PKR", 3_000n)));
+      const rejected = results.filter((r) => r.status === "rejected").map((r) => errorDetails(r.reason));
+      expect(rejected).toEqual([]);
+      const holds = results.map((r) => (r.status === "fulfilled" ? r.value : undefined));
+      for (const hold of holds) expect(hold).toEqual(holds[0]);
+      expect(await store.balance(m, "PKR")).toMatchObject({ available: 7_000n, locked: 3_000n });
+      expect(await transfersKeyed(`hold:${holdId}`)).toBe(1);
+      await expectLedgerInvariants();
+    });
+
+    it("fails INSUFFICIENT_FUNDS without any effect, and allows a hold of exactly the available amount", async () => {
+      const m = newMerchant();
+      await store.topUp(m, "PKR", 5_000n, `topup:${m}`);
+      const [entriesBefore] = await query("select count(*) as n from entries");
+      const tooMuch = newHold();
+      const err = await failure(store.hold(m, tooMuch, "PKR", 5_001n));
+      expect(err).toMatchObject({ code: Code.FailedPrecondition, reason: Reason.INSUFFICIENT_FUNDS, field: "amount" });
+      expect(await store.balance(m, "PKR")).toMatchObject({ available: 5_000n, locked: 0n });
+      expect(await store.getHold(tooMuch)).toBeUndefined();
+      expect(await transfersKeyed(`hold:${tooMuch}`)).toBe(0);
+      const [entriesAfter] = await query("select count(*) as n from entries");
+      expect(Number(entriesAfter?.n)).toBe(Number(entriesBefore?.n));
+
+      // The failed id is not burnt: once funds arrive the same id can hold.
+      await store.topUp(m, "PKR", 1n, `topup:${m}:2`);
+      expect(await store.hold(m, tooMuch, "PKR", 5_001n)).toMatchObject({ status: HoldState.PENDING });
+      expect(await store.balance(m, "PKR")).toMatchObject({ available: 0n, locked: 5_001n });
+      expect(await failure(store.hold(m, newHold(), "PKR", 1n))).toMatchObject({ reason: Reason.INSUFFICIENT_FUNDS });
+      await expectLedgerInvariants();
+    });
+
+    it("answers NOT_FOUND for a merchant or currency without accounts", async () => {
+      const m = newMerchant();
+      expect(await failure(store.hold(m, newHold(), "PKR", 1n))).toMatchObject({
+        code: Code.NotFound,
+        reason: Reason.NOT_FOUND,
+      });
+      await store.topUp(m, "PKR", 10n, `topup:${m}`);
+      expect(await failure(store.hold(m, newHold(), "USD", 1n))).toMatchObject({ code: Code.NotFound });
+    });
+  });
+
+  describe("capture and release", () => {
+    async function heldMerchant(amount = 4_000n) {
+      const m = newMerchant();
+      await store.topUp(m, "PKR", 10_000n, `topup:${m}`);
+      const holdId = newHold();
+      await store.hold(m, holdId, "PKR", amount);
+      return { m, holdId };
+    }
+
+    it("capture moves locked to settlement once; a repeat returns the same hold; release then fails", async () => {
+      const { m, holdId } = await heldMerchant();
+      const captured = await store.capture(holdId);
+      expect(captured).toMatchObject({ id: holdId, status: HoldState.CAPTURED, amount: 4_000n });
+      expect(await store.balance(m, "PKR")).toMatchObject({ available: 6_000n, locked: 0n });
+      expect(await store.capture(holdId)).toEqual(captured);
+      expect(await store.balance(m, "PKR")).toMatchObject({ available: 6_000n, locked: 0n });
+      const err = await failure(store.release(holdId));
+      expect(err).toMatchObject({
+        code: Code.FailedPrecondition,
+        reason: Reason.HOLD_ALREADY_FINAL,
+        metadata: { status: HoldState.CAPTURED },
+      });
+      expect(await store.getHold(holdId)).toEqual(captured);
+      expect(await transfersKeyed(`capture:${holdId}`)).toBe(1);
+      expect(await transfersKeyed(`release:${holdId}`)).toBe(0);
+      await expectLedgerInvariants();
+    });
+
+    it("release moves locked back to available once; a repeat returns the same hold; capture then fails", async () => {
+      const { m, holdId } = await heldMerchant();
+      const released = await store.release(holdId);
+      expect(released).toMatchObject({ id: holdId, status: HoldState.RELEASED, amount: 4_000n });
+      expect(await store.balance(m, "PKR")).toMatchObject({ available: 10_000n, locked: 0n });
+      expect(await store.release(holdId)).toEqual(released);
+      expect(await store.balance(m, "PKR")).toMatchObject({ available: 10_000n, locked: 0n });
+      const err = await failure(store.capture(holdId));
+      expect(err).toMatchObject({
+        code: Code.FailedPrecondition,
+        reason: Reason.HOLD_ALREADY_FINAL,
+        metadata: { status: HoldState.RELEASED },
+      });
+      expect(await transfersKeyed(`release:${holdId}`)).toBe(1);
+      expect(await transfersKeyed(`capture:${holdId}`)).toBe(0);
+      await expectLedgerInvariants();
+    });
+
+    it("a repeated hold id after capture or release returns the final hold without moving money", async () => {
+      const { m, holdId } = await heldMerchant();
+      await store.release(holdId);
+      expect(await store.hold(m, holdId, "PKR", 4_000n)).toMatchObject({ status: HoldState.RELEASED });
+      expect(await store.balance(m, "PKR")).toMatchObject({ available: 10_000n, locked: 0n });
+    });
+
+    it("answers NOT_FOUND for an unknown hold", async () => {
+      const missing = { code: Code.NotFound, reason: Reason.NOT_FOUND };
+      expect(await failure(store.capture("po_missing"))).toMatchObject(missing);
+      expect(await failure(store.release("po_missing"))).toMatchObject(missing);
+      expect(await store.getHold("po_missing")).toBeUndefined();
+    });
+
+    it("lets exactly one of a concurrent capture and release of one hold win", async () => {
+      const m = newMerchant();
+      await store.topUp(m, "PKR", 1_000_000n, `topup:${m}`);
+      const holdIds = Array.from({ length: 20 }, newHold);
+      for (const holdId of holdIds) await store.hold(m, holdId, "PKR", 1_000n);
+      let captures = 0;
+      await Promise.all(
+        holdIds.map(async (holdId, i) => {
+          // Alternate which call starts first, and race repeats of both.
+          const calls = i % 2 === 0 ? ["capture", "release", "capture"] : ["release", "capture", "release"];
+          const results = await Promise.allSettled(
+            calls.map((c) => (c === "capture" ? store.capture(holdId) : store.release(holdId))),
+          );
+          const final = await store.getHold(holdId);
+          expect(final?.status).not.toBe(HoldState.PENDING);
+          const winner = final?.status === HoldState.CAPTURED ? "capture" : "release";
+          if (winner === "capture") captures++;
+          results.forEach((result, j) => {
+            if (calls[j] === winner) {
+              expect(result.status, `${calls[j]} of ${holdId}`).toBe("fulfilled");
+              if (result.status === "fulfilled") expect(result.value).toEqual(final);
+            } else {
+              expect(result.status, `${calls[j]} of ${holdId}`).toBe("rejected");
+              if (result.status === "rejected") {
+                expect(errorDetails(result.reason)).toMatchObject({ reason: Reason.HOLD_ALREADY_FINAL });
+              }
+            }
+          });
+        }),
+      );
+      const released = holdIds.length - captures;
+      expect(await store.balance(m, "PKR")).toMatchObject({
+        available: 1_000_000n - 20_000n + BigInt(released) * 1_000n,
+        locked: 0n,
+      });
+      await expectLedgerInvariants();
+    });
+  });
+
+  describe("under concurrency", () => {
+    it("lets exactly 100 of 200 concurrent 100.00 holds against 10,000.00 succeed, without overdraft", async () => {
+      const m = newMerchant();
+      await store.topUp(m, "PKR", 1_000_000n, `topup:${m}`);
+      const holdIds = Array.from({ length: 200 }, newHold);
+      const results = await Promise.allSettled(holdIds.map((holdId) => store.hold(m, holdId, "PKR", 10_000n)));
+      const failures = results.flatMap((r) => (r.status === "rejected" ? [errorDetails(r.reason)] : []));
+      const unexpected = failures.filter((f) => f.reason !== Reason.INSUFFICIENT_FUNDS);
+      expect(unexpected, "failures other than INSUFFICIENT_FUNDS").toEqual([]);
+      expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(100);
+      expect(failures).toHaveLength(100);
+      expect(await store.balance(m, "PKR")).toEqual({
+        merchantId: m,
+        currency: "PKR",
+        available: 0n,
+        locked: 1_000_000n,
+      });
+      const held = holdIds.filter((_, i) => results[i]?.status === "fulfilled");
+      for (const holdId of held) expect((await store.getHold(holdId))?.status).toBe(HoldState.PENDING);
+      const [rows] = await query("select count(*) as n from holds where merchant_id = ?", [m]);
+      expect(Number(rows?.n)).toBe(100);
+      await expectLedgerInvariants();
+    });
+
+    it("keeps every invariant while holds, captures, releases and top-ups of one merchant interleave", async () => {
+      const m = newMerchant();
+      await store.topUp(m, "PKR", 500_000n, `topup:${m}:0`);
+      const pending = Array.from({ length: 60 }, newHold);
+      for (const holdId of pending) await store.hold(m, holdId, "PKR", 5_000n);
+      // available 200,000: 60 more holds of 5,000 outrun it unless releases and top-ups land first.
+      const calls: Array<() => Promise<unknown>> = [];
+      pending.forEach((holdId, i) => {
+        calls.push(() => (i % 2 === 0 ? store.capture(holdId) : store.release(holdId)));
+        calls.push(() => store.hold(m, newHold(), "PKR", 5_000n));
+      });
+      for (let i = 1; i <= 10; i++) calls.push(() => store.topUp(m, "PKR", 3_000n, `topup:${m}:${i}`));
+      // A fixed shuffle (i ↦ 7919·i mod 131 is a permutation), so every run interleaves the same way.
+      const order = calls.map((_, i) => i).sort((a, b) => ((a * 7919) % 131) - ((b * 7919) % 131));
+      const results = await Promise.allSettled(order.map((i) => calls[i]!()));
+      const failures = results.flatMap((r) => (r.status === "rejected" ? [errorDetails(r.reason)] : []));
+      const unexpected = failures.filter((f) => f.reason !== Reason.INSUFFICIENT_FUNDS);
+      expect(unexpected, "failures other than INSUFFICIENT_FUNDS (deadlocks, lock timeouts …)").toEqual([]);
+      for (const holdId of pending) expect((await store.getHold(holdId))?.status).not.toBe(HoldState.PENDING);
+      const balance = await store.balance(m, "PKR");
+      const [locked] = await query(
+        "select coalesce(sum(amount), 0) as s from holds where merchant_id = ? and status = ?",
+        [m, HoldState.PENDING],
+      );
+      expect(balance.locked).toBe(big(locked?.s));
+      // Money in = 530,000; out to settlement = 30 captures of 5,000.
+      expect(balance.available + balance.locked).toBe(530_000n - 150_000n);
+      await expectLedgerInvariants();
+    });
+  });
+});

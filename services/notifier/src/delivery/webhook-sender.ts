@@ -1,0 +1,149 @@
+import { Agent, request } from "undici";
+import { AttemptResult, resultOfStatus } from "../domain/delivery.ts";
+import { webhookHeaders } from "../domain/signature.ts";
+import { parseTargetUrl, refusalOf } from "../domain/target-policy.ts";
+import { guardedLookup, type TargetPolicy, TargetRefusedError } from "./target-guard.ts";
+
+export const USER_AGENT = "MyPay-Webhooks/1";
+
+/** Bytes of the response body kept with each attempt. */
+export const EXCERPT_BYTES = 1024;
+
+/** Past this many response bytes the connection is dropped rather than drained for reuse. */
+const DRAIN_LIMIT_BYTES = 64 * 1024;
+
+export interface Delivery {
+  /** The `webhook-id`: the message id, the same on every retry. */
+  messageId: string;
+  url: string;
+  secret: string;
+  /** The exact JSON body. */
+  body: string;
+}
+
+export interface AttemptOutcome {
+  attemptedAt: Date;
+  result: AttemptResult;
+  statusCode: number | undefined;
+  latencyMs: number;
+  error: string | undefined;
+  responseExcerpt: string | undefined;
+}
+
+export interface WebhookSenderOptions {
+  policy: TargetPolicy;
+  /** Limit on one attempt, from connecting to the last byte read. */
+  timeoutMs: number;
+}
+
+/**
+ * Sends signed webhooks over pooled keep-alive connections. Never follows redirects and never
+ * connects to an address the policy forbids, whatever the host resolves to at send time.
+ */
+export class WebhookSender {
+  readonly #agent: Agent;
+  readonly #policy: TargetPolicy;
+  readonly #timeoutMs: number;
+
+  constructor(options: WebhookSenderOptions) {
+    this.#policy = options.policy;
+    this.#timeoutMs = options.timeoutMs;
+    this.#agent = new Agent({
+      connect: { lookup: guardedLookup(options.policy), timeout: options.timeoutMs },
+      keepAliveTimeout: 4_000,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    });
+  }
+
+  /** Makes one attempt. Never throws: every failure is an outcome to record. */
+  async send(delivery: Delivery): Promise<AttemptOutcome> {
+    const attemptedAt = new Date();
+    const started = performance.now();
+    const outcome = (result: AttemptResult, extra: Partial<AttemptOutcome>): AttemptOutcome => ({
+      attemptedAt,
+      result,
+      statusCode: undefined,
+      latencyMs: Math.round(performance.now() - started),
+      error: undefined,
+      responseExcerpt: undefined,
+      ...extra,
+    });
+    const target = parseTargetUrl(delivery.url);
+    if (!target.ok) return outcome(AttemptResult.REFUSED, { error: `endpoint url ${target.message}` });
+    // Sockets skip the name lookup for address literals, so those are checked here.
+    const refusal = target.literal ? refusalOf(target.host, this.#policy.allowLoopback) : undefined;
+    if (refusal) return outcome(AttemptResult.REFUSED, { error: `refused to connect: ${refusal}` });
+
+    const headers = {
+      ...webhookHeaders({
+        messageId: delivery.messageId,
+        timestamp: Math.floor(attemptedAt.getTime() / 1000),
+        body: delivery.body,
+        secrets: [delivery.secret],
+      }),
+      "content-type": "application/json",
+      "user-agent": USER_AGENT,
+    };
+    const signal = AbortSignal.timeout(this.#timeoutMs);
+    try {
+      const res = await request(target.url, {
+        method: "POST",
+        headers,
+        body: delivery.body,
+        signal,
+        dispatcher: this.#agent,
+      });
+      const responseExcerpt = await readExcerpt(res.body);
+      const result = resultOfStatus(res.statusCode);
+      return outcome(result, {
+        statusCode: res.statusCode,
+        responseExcerpt,
+        error: result === AttemptResult.DELIVERED ? undefined : `HTTP ${res.statusCode}`,
+      });
+    } catch (err) {
+      return outcome(...classifyError(err, signal.aborted, this.#timeoutMs));
+    }
+  }
+
+  /** Closes pooled connections; attempts in flight finish first. */
+  close(): Promise<void> {
+    return this.#agent.close();
+  }
+}
+
+function classifyError(err: unknown, timedOut: boolean, timeoutMs: number): [AttemptResult, Partial<AttemptOutcome>] {
+  const code = (err as { code?: string }).code;
+  if (err instanceof TargetRefusedError || code === "ETARGETREFUSED") {
+    return [AttemptResult.REFUSED, { error: (err as Error).message }];
+  }
+  if (timedOut || code === "UND_ERR_CONNECT_TIMEOUT" || code === "UND_ERR_HEADERS_TIMEOUT") {
+    return [AttemptResult.TIMEOUT, { error: `no response within ${timeoutMs} ms` }];
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return [AttemptResult.NETWORK_ERROR, { error: code ? `${code}: ${message}` : message }];
+}
+
+/**
+ * The first EXCERPT_BYTES of a body. The rest is drained so the connection can be reused, up to a
+ * limit past which leaving the loop destroys the body and its connection.
+ */
+async function readExcerpt(body: AsyncIterable<Buffer>): Promise<string | undefined> {
+  const kept: Buffer[] = [];
+  let keptBytes = 0;
+  let total = 0;
+  try {
+    for await (const chunk of body) {
+      if (keptBytes < EXCERPT_BYTES) {
+        const part = chunk.subarray(0, EXCERPT_BYTES - keptBytes);
+        kept.push(part);
+        keptBytes += part.length;
+      }
+      total += chunk.length;
+      if (total > DRAIN_LIMIT_BYTES) break;
+    }
+  } catch {
+    // The status is what counts; a body cut short still leaves its first bytes.
+  }
+  return keptBytes > 0 ? Buffer.concat(kept).toString("utf8") : undefined;
+}
