@@ -8,7 +8,7 @@ import {
   startRpcServer,
 } from "@mypay/kit";
 import { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
-import { NotifierService } from "@mypay/proto/mypay/notifier/v1/notifier";
+import { WebhookEndpointService } from "@mypay/proto/mypay/notifier/v1/notifier";
 import { PayoutService } from "@mypay/proto/mypay/payouts/v1/payouts";
 import { Authenticator } from "./auth.ts";
 import { gatewaySettings } from "./config.ts";
@@ -38,7 +38,7 @@ const clientOptions = { timeoutMs: config.RPC_TIMEOUT_MS, interceptors: [metrics
 const down: Downstream = {
   payouts: createRpcClient(PayoutService, config.PAYOUTS_URL, clientOptions),
   ledger: createRpcClient(LedgerService, config.LEDGER_URL, clientOptions),
-  notifier: createRpcClient(NotifierService, config.NOTIFIER_URL, clientOptions),
+  webhooks: createRpcClient(WebhookEndpointService, config.NOTIFIER_URL, clientOptions),
 };
 const server = await startRpcServer({
   port: config.GATEWAY_PORT,

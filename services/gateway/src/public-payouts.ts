@@ -13,7 +13,7 @@ export function publicPayoutService(
   down: Downstream,
   auth: Authenticator,
   maxTimeoutMs: number,
-): ServiceImpl<typeof PayoutService> {
+): Partial<ServiceImpl<typeof PayoutService>> {
   const bind = async (ctx: HandlerContext) => {
     const merchantId = await auth.merchantFor(ctx.requestHeader.get("x-api-key"));
     const given = ctx.requestHeader.get(REQUEST_ID_HEADER);

@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { createLogger, createRpcClient, MERCHANT_HEADER, openDatabase, storageEnv, testStorage } from "@mypay/kit";
-import { NotifierService } from "@mypay/proto/mypay/notifier/v1/notifier";
+import { NotifierService, WebhookEndpointService } from "@mypay/proto/mypay/notifier/v1/notifier";
 import { Webhook } from "standardwebhooks";
 import { afterAll, describe, expect, it } from "vitest";
 import { startReceiver, until } from "./delivery/test-receiver.ts";
@@ -69,8 +69,9 @@ describe("notifier process", () => {
     const receiver = await startReceiver(() => ({ status: 200, body: "ok" }));
     try {
       const client = createRpcClient(NotifierService, base, { timeoutMs: 5_000 });
+      const endpoints = createRpcClient(WebhookEndpointService, base, { timeoutMs: 5_000 });
       const headers = { [MERCHANT_HEADER]: "mch_process" };
-      const { endpoint, secret } = await client.createEndpoint(
+      const { endpoint, secret } = await endpoints.createEndpoint(
         { url: receiver.url, description: "process test", eventTypes: ["payout.updated"] },
         { headers },
       );

@@ -1,11 +1,11 @@
 import { createLogger, createMetrics, loadConfig, onShutdown, openDatabase, startRpcServer } from "@mypay/kit";
-import { NotifierService } from "@mypay/proto/mypay/notifier/v1/notifier";
+import { NotifierService, WebhookEndpointService } from "@mypay/proto/mypay/notifier/v1/notifier";
 import { notifierSettings } from "./config.ts";
 import { DeliveryLoop, scheduleDeliveries } from "./delivery/delivery-loop.ts";
 import { createDeliveryMetrics } from "./delivery/delivery-metrics.ts";
 import { systemResolver, type TargetPolicy } from "./delivery/target-guard.ts";
 import { WebhookSender } from "./delivery/webhook-sender.ts";
-import { notifierService } from "./service.ts";
+import { notifierService, webhookEndpointService } from "./service.ts";
 import { DeliveryStore } from "./store/delivery-store.ts";
 import { EndpointStore } from "./store/endpoint-store.ts";
 import { entities } from "./store/entities.ts";
@@ -42,16 +42,16 @@ const server = await startRpcServer({
   logger,
   registry: metrics.registry,
   interceptors: [metrics.serverInterceptor],
-  routes: (router) =>
-    router.service(
-      NotifierService,
-      notifierService({
-        endpoints: new EndpointStore(db),
-        events: new EventStore(db, config.NOTIFIER_RETRY_SCHEDULE),
-        policy,
-        onQueued: () => loop.wake(),
-      }),
-    ),
+  routes: (router) => {
+    const deps = {
+      endpoints: new EndpointStore(db),
+      events: new EventStore(db, config.NOTIFIER_RETRY_SCHEDULE),
+      policy,
+      onQueued: () => loop.wake(),
+    };
+    router.service(NotifierService, notifierService(deps));
+    router.service(WebhookEndpointService, webhookEndpointService(deps));
+  },
   ready: () => db.ping(),
 });
 const cron = scheduleDeliveries(loop, config.NOTIFIER_TICK_SECONDS, logger);

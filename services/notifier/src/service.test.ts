@@ -1,10 +1,10 @@
 import { type Client, Code, createClient, createRouterTransport } from "@connectrpc/connect";
 import { createLogger, type Database, errorDetails, MERCHANT_HEADER, openDatabase, testStorage } from "@mypay/kit";
-import { NotifierService } from "@mypay/proto/mypay/notifier/v1/notifier";
+import { NotifierService, WebhookEndpointService } from "@mypay/proto/mypay/notifier/v1/notifier";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Resolver, TargetPolicy } from "./delivery/target-guard.ts";
 import { secretKey } from "./domain/signature.ts";
-import { MAX_EVENTS_PER_CALL, notifierService } from "./service.ts";
+import { MAX_EVENTS_PER_CALL, notifierService, webhookEndpointService } from "./service.ts";
 import { EndpointStore } from "./store/endpoint-store.ts";
 import { Endpoint, entities, Message } from "./store/entities.ts";
 import { EventStore } from "./store/event-store.ts";
@@ -21,17 +21,19 @@ const resolve: Resolver = async (hostname) => {
 let db: Database;
 let queuedCalls = 0;
 
-function clientWith(policy: TargetPolicy): Client<typeof NotifierService> {
-  const impl = notifierService({
+/** One client for both notifier services, over an in-memory transport. */
+function clientWith(policy: TargetPolicy): Client<typeof NotifierService> & Client<typeof WebhookEndpointService> {
+  const deps = {
     endpoints: new EndpointStore(db),
     events: new EventStore(db, [0]),
     policy,
     onQueued: () => queuedCalls++,
+  };
+  const transport = createRouterTransport((router) => {
+    router.service(NotifierService, notifierService(deps));
+    router.service(WebhookEndpointService, webhookEndpointService(deps));
   });
-  return createClient(
-    NotifierService,
-    createRouterTransport((router) => router.service(NotifierService, impl)),
-  );
+  return { ...createClient(NotifierService, transport), ...createClient(WebhookEndpointService, transport) };
 }
 
 beforeAll(async () => {

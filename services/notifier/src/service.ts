@@ -2,7 +2,12 @@ import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { appError, Code, invalidArgument, MERCHANT_HEADER, Reason } from "@mypay/kit";
-import { type Endpoint, EndpointSchema, type NotifierService } from "@mypay/proto/mypay/notifier/v1/notifier";
+import {
+  type Endpoint,
+  EndpointSchema,
+  type NotifierService,
+  type WebhookEndpointService,
+} from "@mypay/proto/mypay/notifier/v1/notifier";
 import { checkTarget, type TargetPolicy } from "./delivery/target-guard.ts";
 import type { EndpointStore, EndpointView } from "./store/endpoint-store.ts";
 import type { EventStore, NewEvent } from "./store/event-store.ts";
@@ -22,27 +27,9 @@ export interface NotifierDeps {
   onQueued: () => void;
 }
 
-/** Thin RPC layer: validates input, calls the stores, converts to wire messages. */
-export function notifierService(deps: NotifierDeps): ServiceImpl<typeof NotifierService> {
+/** Internal RPCs (events in, dead letters). Thin: validates input, calls the stores. */
+export function notifierService(deps: NotifierDeps): Partial<ServiceImpl<typeof NotifierService>> {
   return {
-    async createEndpoint(req, ctx) {
-      const merchantId = merchantOf(ctx);
-      if (req.description.length > 200) throw invalidArgument("description", "is longer than 200 characters");
-      const eventTypes = eventTypeFilter(req.eventTypes);
-      const target = await checkTarget(req.url, deps.policy);
-      if (!target.ok) {
-        if (target.unavailable) throw appError(Code.Unavailable, Reason.UNAVAILABLE, `url: ${target.message}`);
-        throw invalidArgument("url", target.message);
-      }
-      const { endpoint, secret } = await deps.endpoints.create({
-        merchantId,
-        url: target.url.href,
-        description: req.description,
-        eventTypes,
-      });
-      return { endpoint: toEndpoint(endpoint), secret };
-    },
-
     async publish(req) {
       if (req.events.length > MAX_EVENTS_PER_CALL) {
         throw invalidArgument("events", `at most ${MAX_EVENTS_PER_CALL} events per call`);
@@ -60,6 +47,29 @@ export function notifierService(deps: NotifierDeps): ServiceImpl<typeof Notifier
       const { accepted, queued } = await deps.events.publish(events);
       if (queued > 0) deps.onQueued();
       return { accepted };
+    },
+  };
+}
+
+/** The merchant-facing webhook endpoint API; the merchant comes from the gateway's header. */
+export function webhookEndpointService(deps: NotifierDeps): Partial<ServiceImpl<typeof WebhookEndpointService>> {
+  return {
+    async createEndpoint(req, ctx) {
+      const merchantId = merchantOf(ctx);
+      if (req.description.length > 200) throw invalidArgument("description", "is longer than 200 characters");
+      const eventTypes = eventTypeFilter(req.eventTypes);
+      const target = await checkTarget(req.url, deps.policy);
+      if (!target.ok) {
+        if (target.unavailable) throw appError(Code.Unavailable, Reason.UNAVAILABLE, `url: ${target.message}`);
+        throw invalidArgument("url", target.message);
+      }
+      const { endpoint, secret } = await deps.endpoints.create({
+        merchantId,
+        url: target.url.href,
+        description: req.description,
+        eventTypes,
+      });
+      return { endpoint: toEndpoint(endpoint), secret };
     },
   };
 }

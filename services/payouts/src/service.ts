@@ -32,7 +32,7 @@ function merchantOf(ctx: HandlerContext): string {
   return merchantId;
 }
 
-export function payoutService(deps: PayoutServiceDeps): ServiceImpl<typeof PayoutService> {
+export function payoutService(deps: PayoutServiceDeps): Partial<ServiceImpl<typeof PayoutService>> {
   const { store, ledger } = deps;
 
   const replay = (existing: PayoutRow, wanted: NewPayout) => {

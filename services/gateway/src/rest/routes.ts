@@ -106,7 +106,7 @@ export function restRoutes(down: Downstream): Route[] {
       params: [],
       async handle(ctx) {
         const body = asObject(await ctx.body(), ["url", "description", "eventTypes"]);
-        const res = await down.notifier.createEndpoint(
+        const res = await down.webhooks.createEndpoint(
           {
             url: stringField(body, "url", { max: 2048 }),
             description: stringField(body, "description", { required: false }),

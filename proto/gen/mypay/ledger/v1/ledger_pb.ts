@@ -8,13 +8,80 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Money } from "../../common/v1/money_pb.ts";
 import { file_mypay_common_v1_money } from "../../common/v1/money_pb.ts";
+import type { PageRequest } from "../../common/v1/paging_pb.ts";
+import { file_mypay_common_v1_paging } from "../../common/v1/paging_pb.ts";
 import type { Message, UnknownEnum } from "@bufbuild/protobuf";
 
 /**
  * Describes the file mypay/ledger/v1/ledger.proto.
  */
 export const file_mypay_ledger_v1_ledger: GenFile = /*@__PURE__*/
-  fileDesc("ChxteXBheS9sZWRnZXIvdjEvbGVkZ2VyLnByb3RvEg9teXBheS5sZWRnZXIudjEi4QEKBEhvbGQSDwoHaG9sZF9pZBgBIAEoCRITCgttZXJjaGFudF9pZBgCIAEoCRImCgZhbW91bnQYAyABKAsyFi5teXBheS5jb21tb24udjEuTW9uZXkSKwoGc3RhdHVzGAQgASgOMhsubXlwYXkubGVkZ2VyLnYxLkhvbGRTdGF0dXMSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAidgoHQmFsYW5jZRITCgttZXJjaGFudF9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIVCg1iYWxhbmNlX21pbm9yGAMgASgDEhQKDGxvY2tlZF9taW5vchgEIAEoAxIXCg9hdmFpbGFibGVfbWlub3IYBSABKAMiZAoMVG9wVXBSZXF1ZXN0EhMKC21lcmNoYW50X2lkGAEgASgJEiYKBmFtb3VudBgCIAEoCzIWLm15cGF5LmNvbW1vbi52MS5Nb25leRIXCg9pZGVtcG90ZW5jeV9rZXkYAyABKAkiOgoNVG9wVXBSZXNwb25zZRIpCgdiYWxhbmNlGAEgASgLMhgubXlwYXkubGVkZ2VyLnYxLkJhbGFuY2UiWwoLSG9sZFJlcXVlc3QSEwoLbWVyY2hhbnRfaWQYASABKAkSDwoHaG9sZF9pZBgCIAEoCRImCgZhbW91bnQYAyABKAsyFi5teXBheS5jb21tb24udjEuTW9uZXkiMwoMSG9sZFJlc3BvbnNlEiMKBGhvbGQYASABKAsyFS5teXBheS5sZWRnZXIudjEuSG9sZCIhCg5DYXB0dXJlUmVxdWVzdBIPCgdob2xkX2lkGAEgASgJIjYKD0NhcHR1cmVSZXNwb25zZRIjCgRob2xkGAEgASgLMhUubXlwYXkubGVkZ2VyLnYxLkhvbGQiMQoOUmVsZWFzZVJlcXVlc3QSDwoHaG9sZF9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiNgoPUmVsZWFzZVJlc3BvbnNlEiMKBGhvbGQYASABKAsyFS5teXBheS5sZWRnZXIudjEuSG9sZCIhCg5HZXRIb2xkUmVxdWVzdBIPCgdob2xkX2lkGAEgASgJIjYKD0dldEhvbGRSZXNwb25zZRIjCgRob2xkGAEgASgLMhUubXlwYXkubGVkZ2VyLnYxLkhvbGQiOgoRR2V0QmFsYW5jZVJlcXVlc3QSEwoLbWVyY2hhbnRfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkiPwoSR2V0QmFsYW5jZVJlc3BvbnNlEikKB2JhbGFuY2UYASABKAsyGC5teXBheS5sZWRnZXIudjEuQmFsYW5jZSp2CgpIb2xkU3RhdHVzEhsKF0hPTERfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTSE9MRF9TVEFUVVNfUEVORElORxABEhgKFEhPTERfU1RBVFVTX0NBUFRVUkVEEAISGAoUSE9MRF9TVEFUVVNfUkVMRUFTRUQQAzLdAwoNTGVkZ2VyU2VydmljZRJGCgVUb3BVcBIdLm15cGF5LmxlZGdlci52MS5Ub3BVcFJlcXVlc3QaHi5teXBheS5sZWRnZXIudjEuVG9wVXBSZXNwb25zZRJDCgRIb2xkEhwubXlwYXkubGVkZ2VyLnYxLkhvbGRSZXF1ZXN0Gh0ubXlwYXkubGVkZ2VyLnYxLkhvbGRSZXNwb25zZRJMCgdDYXB0dXJlEh8ubXlwYXkubGVkZ2VyLnYxLkNhcHR1cmVSZXF1ZXN0GiAubXlwYXkubGVkZ2VyLnYxLkNhcHR1cmVSZXNwb25zZRJMCgdSZWxlYXNlEh8ubXlwYXkubGVkZ2VyLnYxLlJlbGVhc2VSZXF1ZXN0GiAubXlwYXkubGVkZ2VyLnYxLlJlbGVhc2VSZXNwb25zZRJMCgdHZXRIb2xkEh8ubXlwYXkubGVkZ2VyLnYxLkdldEhvbGRSZXF1ZXN0GiAubXlwYXkubGVkZ2VyLnYxLkdldEhvbGRSZXNwb25zZRJVCgpHZXRCYWxhbmNlEiIubXlwYXkubGVkZ2VyLnYxLkdldEJhbGFuY2VSZXF1ZXN0GiMubXlwYXkubGVkZ2VyLnYxLkdldEJhbGFuY2VSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_mypay_common_v1_money]);
+  fileDesc("ChxteXBheS9sZWRnZXIvdjEvbGVkZ2VyLnByb3RvEg9teXBheS5sZWRnZXIudjEi7AEKBUVudHJ5EgoKAmlkGAEgASgJEhMKC3RyYW5zZmVyX2lkGAIgASgJEhMKC21lcmNoYW50X2lkGAMgASgJEi0KB2FjY291bnQYBCABKA4yHC5teXBheS5sZWRnZXIudjEuQWNjb3VudEtpbmQSEAoIY3VycmVuY3kYBSABKAkSFAoMYW1vdW50X21pbm9yGAYgASgDEhUKDXRyYW5zZmVyX2tpbmQYByABKAkSDwoHaG9sZF9pZBgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLhAQoESG9sZBIPCgdob2xkX2lkGAEgASgJEhMKC21lcmNoYW50X2lkGAIgASgJEiYKBmFtb3VudBgDIAEoCzIWLm15cGF5LmNvbW1vbi52MS5Nb25leRIrCgZzdGF0dXMYBCABKA4yGy5teXBheS5sZWRnZXIudjEuSG9sZFN0YXR1cxIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ2CgdCYWxhbmNlEhMKC21lcmNoYW50X2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEhUKDWJhbGFuY2VfbWlub3IYAyABKAMSFAoMbG9ja2VkX21pbm9yGAQgASgDEhcKD2F2YWlsYWJsZV9taW5vchgFIAEoAyJkCgxUb3BVcFJlcXVlc3QSEwoLbWVyY2hhbnRfaWQYASABKAkSJgoGYW1vdW50GAIgASgLMhYubXlwYXkuY29tbW9uLnYxLk1vbmV5EhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCSI6Cg1Ub3BVcFJlc3BvbnNlEikKB2JhbGFuY2UYASABKAsyGC5teXBheS5sZWRnZXIudjEuQmFsYW5jZSJbCgtIb2xkUmVxdWVzdBITCgttZXJjaGFudF9pZBgBIAEoCRIPCgdob2xkX2lkGAIgASgJEiYKBmFtb3VudBgDIAEoCzIWLm15cGF5LmNvbW1vbi52MS5Nb25leSIzCgxIb2xkUmVzcG9uc2USIwoEaG9sZBgBIAEoCzIVLm15cGF5LmxlZGdlci52MS5Ib2xkIiEKDkNhcHR1cmVSZXF1ZXN0Eg8KB2hvbGRfaWQYASABKAkiNgoPQ2FwdHVyZVJlc3BvbnNlEiMKBGhvbGQYASABKAsyFS5teXBheS5sZWRnZXIudjEuSG9sZCIxCg5SZWxlYXNlUmVxdWVzdBIPCgdob2xkX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSI2Cg9SZWxlYXNlUmVzcG9uc2USIwoEaG9sZBgBIAEoCzIVLm15cGF5LmxlZGdlci52MS5Ib2xkIiEKDkdldEhvbGRSZXF1ZXN0Eg8KB2hvbGRfaWQYASABKAkiNgoPR2V0SG9sZFJlc3BvbnNlEiMKBGhvbGQYASABKAsyFS5teXBheS5sZWRnZXIudjEuSG9sZCI6ChFHZXRCYWxhbmNlUmVxdWVzdBITCgttZXJjaGFudF9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCSI/ChJHZXRCYWxhbmNlUmVzcG9uc2USKQoHYmFsYW5jZRgBIAEoCzIYLm15cGF5LmxlZGdlci52MS5CYWxhbmNlIkoKElNldHRsZUhvbGRzUmVxdWVzdBI0CgtzZXR0bGVtZW50cxgBIAMoCzIfLm15cGF5LmxlZGdlci52MS5Ib2xkU2V0dGxlbWVudCJgCg5Ib2xkU2V0dGxlbWVudBIPCgdob2xkX2lkGAEgASgJEi0KBmFjdGlvbhgCIAEoDjIdLm15cGF5LmxlZGdlci52MS5TZXR0bGVBY3Rpb24SDgoGcmVhc29uGAMgASgJIkUKE1NldHRsZUhvbGRzUmVzcG9uc2USLgoHcmVzdWx0cxgBIAMoCzIdLm15cGF5LmxlZGdlci52MS5TZXR0bGVSZXN1bHQihQEKDFNldHRsZVJlc3VsdBIPCgdob2xkX2lkGAEgASgJEiMKBGhvbGQYAiABKAsyFS5teXBheS5sZWRnZXIudjEuSG9sZBISCgplcnJvcl9jb2RlGAMgASgJEhQKDGVycm9yX3JlYXNvbhgEIAEoCRIVCg1lcnJvcl9tZXNzYWdlGAUgASgJIv0BChJMaXN0RW50cmllc1JlcXVlc3QSEwoLbWVyY2hhbnRfaWQYASABKAkSLQoHYWNjb3VudBgCIAEoDjIcLm15cGF5LmxlZGdlci52MS5BY2NvdW50S2luZBIQCghjdXJyZW5jeRgDIAEoCRIxCg1jcmVhdGVkX2FmdGVyGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVkX2JlZm9yZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoEcGFnZRgGIAEoCzIcLm15cGF5LmNvbW1vbi52MS5QYWdlUmVxdWVzdCJQChNMaXN0RW50cmllc1Jlc3BvbnNlEicKB2VudHJpZXMYASADKAsyFi5teXBheS5sZWRnZXIudjEuRW50cnkSEAoIaGFzX21vcmUYAiABKAgiGQoXVmVyaWZ5SW52YXJpYW50c1JlcXVlc3QihAEKGFZlcmlmeUludmFyaWFudHNSZXNwb25zZRIKCgJvaxgBIAEoCBISCgp2aW9sYXRpb25zGAIgAygJEhcKD2VudHJpZXNfY2hlY2tlZBgDIAEoAxIYChBhY2NvdW50c19jaGVja2VkGAQgASgDEhUKDWhvbGRzX2NoZWNrZWQYBSABKAMiJwoTR2V0TXlCYWxhbmNlUmVxdWVzdBIQCghjdXJyZW5jeRgBIAEoCSJBChRHZXRNeUJhbGFuY2VSZXNwb25zZRIpCgdiYWxhbmNlGAEgASgLMhgubXlwYXkubGVkZ2VyLnYxLkJhbGFuY2Ui6gEKFExpc3RNeUVudHJpZXNSZXF1ZXN0Ei0KB2FjY291bnQYASABKA4yHC5teXBheS5sZWRnZXIudjEuQWNjb3VudEtpbmQSEAoIY3VycmVuY3kYAiABKAkSMQoNY3JlYXRlZF9hZnRlchgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlZF9iZWZvcmUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEioKBHBhZ2UYBSABKAsyHC5teXBheS5jb21tb24udjEuUGFnZVJlcXVlc3QiUgoVTGlzdE15RW50cmllc1Jlc3BvbnNlEicKB2VudHJpZXMYASADKAsyFi5teXBheS5sZWRnZXIudjEuRW50cnkSEAoIaGFzX21vcmUYAiABKAgqlwEKC0FjY291bnRLaW5kEhwKGEFDQ09VTlRfS0lORF9VTlNQRUNJRklFRBAAEhoKFkFDQ09VTlRfS0lORF9BVkFJTEFCTEUQARIXChNBQ0NPVU5UX0tJTkRfTE9DS0VEEAISGAoUQUNDT1VOVF9LSU5EX0ZVTkRJTkcQAxIbChdBQ0NPVU5UX0tJTkRfU0VUVExFTUVOVBAEKmMKDFNldHRsZUFjdGlvbhIdChlTRVRUTEVfQUNUSU9OX1VOU1BFQ0lGSUVEEAASGQoVU0VUVExFX0FDVElPTl9DQVBUVVJFEAESGQoVU0VUVExFX0FDVElPTl9SRUxFQVNFEAIqdgoKSG9sZFN0YXR1cxIbChdIT0xEX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE0hPTERfU1RBVFVTX1BFTkRJTkcQARIYChRIT0xEX1NUQVRVU19DQVBUVVJFRBACEhgKFEhPTERfU1RBVFVTX1JFTEVBU0VEEAMy+gUKDUxlZGdlclNlcnZpY2USRgoFVG9wVXASHS5teXBheS5sZWRnZXIudjEuVG9wVXBSZXF1ZXN0Gh4ubXlwYXkubGVkZ2VyLnYxLlRvcFVwUmVzcG9uc2USQwoESG9sZBIcLm15cGF5LmxlZGdlci52MS5Ib2xkUmVxdWVzdBodLm15cGF5LmxlZGdlci52MS5Ib2xkUmVzcG9uc2USTAoHQ2FwdHVyZRIfLm15cGF5LmxlZGdlci52MS5DYXB0dXJlUmVxdWVzdBogLm15cGF5LmxlZGdlci52MS5DYXB0dXJlUmVzcG9uc2USTAoHUmVsZWFzZRIfLm15cGF5LmxlZGdlci52MS5SZWxlYXNlUmVxdWVzdBogLm15cGF5LmxlZGdlci52MS5SZWxlYXNlUmVzcG9uc2USTAoHR2V0SG9sZBIfLm15cGF5LmxlZGdlci52MS5HZXRIb2xkUmVxdWVzdBogLm15cGF5LmxlZGdlci52MS5HZXRIb2xkUmVzcG9uc2USVQoKR2V0QmFsYW5jZRIiLm15cGF5LmxlZGdlci52MS5HZXRCYWxhbmNlUmVxdWVzdBojLm15cGF5LmxlZGdlci52MS5HZXRCYWxhbmNlUmVzcG9uc2USWAoLU2V0dGxlSG9sZHMSIy5teXBheS5sZWRnZXIudjEuU2V0dGxlSG9sZHNSZXF1ZXN0GiQubXlwYXkubGVkZ2VyLnYxLlNldHRsZUhvbGRzUmVzcG9uc2USWAoLTGlzdEVudHJpZXMSIy5teXBheS5sZWRnZXIudjEuTGlzdEVudHJpZXNSZXF1ZXN0GiQubXlwYXkubGVkZ2VyLnYxLkxpc3RFbnRyaWVzUmVzcG9uc2USZwoQVmVyaWZ5SW52YXJpYW50cxIoLm15cGF5LmxlZGdlci52MS5WZXJpZnlJbnZhcmlhbnRzUmVxdWVzdBopLm15cGF5LmxlZGdlci52MS5WZXJpZnlJbnZhcmlhbnRzUmVzcG9uc2UyzQEKDkJhbGFuY2VTZXJ2aWNlElsKDEdldE15QmFsYW5jZRIkLm15cGF5LmxlZGdlci52MS5HZXRNeUJhbGFuY2VSZXF1ZXN0GiUubXlwYXkubGVkZ2VyLnYxLkdldE15QmFsYW5jZVJlc3BvbnNlEl4KDUxpc3RNeUVudHJpZXMSJS5teXBheS5sZWRnZXIudjEuTGlzdE15RW50cmllc1JlcXVlc3QaJi5teXBheS5sZWRnZXIudjEuTGlzdE15RW50cmllc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_mypay_common_v1_money, file_mypay_common_v1_paging]);
+
+/**
+ * One side of a transfer. Debits are negative, credits positive; a transfer's entries sum to zero.
+ *
+ * @generated from message mypay.ledger.v1.Entry
+ */
+export type Entry = Message<"mypay.ledger.v1.Entry"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string transfer_id = 2;
+   */
+  transferId: string;
+
+  /**
+   * Empty for platform accounts.
+   *
+   * @generated from field: string merchant_id = 3;
+   */
+  merchantId: string;
+
+  /**
+   * @generated from field: mypay.ledger.v1.AccountKind account = 4;
+   */
+  account: AccountKind;
+
+  /**
+   * @generated from field: string currency = 5;
+   */
+  currency: string;
+
+  /**
+   * @generated from field: int64 amount_minor = 6;
+   */
+  amountMinor: bigint;
+
+  /**
+   * topup, hold, capture or release.
+   *
+   * @generated from field: string transfer_kind = 7;
+   */
+  transferKind: string;
+
+  /**
+   * The hold (payout) id for hold/capture/release transfers.
+   *
+   * @generated from field: string hold_id = 8;
+   */
+  holdId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 9;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message mypay.ledger.v1.Entry.
+ * Use `create(EntrySchema)` to create a new message.
+ */
+export const EntrySchema: GenMessage<Entry> = /*@__PURE__*/
+  messageDesc(file_mypay_ledger_v1_ledger, 0);
 
 /**
  * @generated from message mypay.ledger.v1.Hold
@@ -56,7 +123,7 @@ export type Hold = Message<"mypay.ledger.v1.Hold"> & {
  * Use `create(HoldSchema)` to create a new message.
  */
 export const HoldSchema: GenMessage<Hold> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 0);
+  messageDesc(file_mypay_ledger_v1_ledger, 1);
 
 /**
  * @generated from message mypay.ledger.v1.Balance
@@ -95,7 +162,7 @@ export type Balance = Message<"mypay.ledger.v1.Balance"> & {
  * Use `create(BalanceSchema)` to create a new message.
  */
 export const BalanceSchema: GenMessage<Balance> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 1);
+  messageDesc(file_mypay_ledger_v1_ledger, 2);
 
 /**
  * @generated from message mypay.ledger.v1.TopUpRequest
@@ -124,7 +191,7 @@ export type TopUpRequest = Message<"mypay.ledger.v1.TopUpRequest"> & {
  * Use `create(TopUpRequestSchema)` to create a new message.
  */
 export const TopUpRequestSchema: GenMessage<TopUpRequest> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 2);
+  messageDesc(file_mypay_ledger_v1_ledger, 3);
 
 /**
  * @generated from message mypay.ledger.v1.TopUpResponse
@@ -141,7 +208,7 @@ export type TopUpResponse = Message<"mypay.ledger.v1.TopUpResponse"> & {
  * Use `create(TopUpResponseSchema)` to create a new message.
  */
 export const TopUpResponseSchema: GenMessage<TopUpResponse> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 3);
+  messageDesc(file_mypay_ledger_v1_ledger, 4);
 
 /**
  * @generated from message mypay.ledger.v1.HoldRequest
@@ -170,7 +237,7 @@ export type HoldRequest = Message<"mypay.ledger.v1.HoldRequest"> & {
  * Use `create(HoldRequestSchema)` to create a new message.
  */
 export const HoldRequestSchema: GenMessage<HoldRequest> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 4);
+  messageDesc(file_mypay_ledger_v1_ledger, 5);
 
 /**
  * @generated from message mypay.ledger.v1.HoldResponse
@@ -187,7 +254,7 @@ export type HoldResponse = Message<"mypay.ledger.v1.HoldResponse"> & {
  * Use `create(HoldResponseSchema)` to create a new message.
  */
 export const HoldResponseSchema: GenMessage<HoldResponse> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 5);
+  messageDesc(file_mypay_ledger_v1_ledger, 6);
 
 /**
  * @generated from message mypay.ledger.v1.CaptureRequest
@@ -204,7 +271,7 @@ export type CaptureRequest = Message<"mypay.ledger.v1.CaptureRequest"> & {
  * Use `create(CaptureRequestSchema)` to create a new message.
  */
 export const CaptureRequestSchema: GenMessage<CaptureRequest> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 6);
+  messageDesc(file_mypay_ledger_v1_ledger, 7);
 
 /**
  * @generated from message mypay.ledger.v1.CaptureResponse
@@ -221,7 +288,7 @@ export type CaptureResponse = Message<"mypay.ledger.v1.CaptureResponse"> & {
  * Use `create(CaptureResponseSchema)` to create a new message.
  */
 export const CaptureResponseSchema: GenMessage<CaptureResponse> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 7);
+  messageDesc(file_mypay_ledger_v1_ledger, 8);
 
 /**
  * @generated from message mypay.ledger.v1.ReleaseRequest
@@ -243,7 +310,7 @@ export type ReleaseRequest = Message<"mypay.ledger.v1.ReleaseRequest"> & {
  * Use `create(ReleaseRequestSchema)` to create a new message.
  */
 export const ReleaseRequestSchema: GenMessage<ReleaseRequest> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 8);
+  messageDesc(file_mypay_ledger_v1_ledger, 9);
 
 /**
  * @generated from message mypay.ledger.v1.ReleaseResponse
@@ -260,7 +327,7 @@ export type ReleaseResponse = Message<"mypay.ledger.v1.ReleaseResponse"> & {
  * Use `create(ReleaseResponseSchema)` to create a new message.
  */
 export const ReleaseResponseSchema: GenMessage<ReleaseResponse> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 9);
+  messageDesc(file_mypay_ledger_v1_ledger, 10);
 
 /**
  * @generated from message mypay.ledger.v1.GetHoldRequest
@@ -277,7 +344,7 @@ export type GetHoldRequest = Message<"mypay.ledger.v1.GetHoldRequest"> & {
  * Use `create(GetHoldRequestSchema)` to create a new message.
  */
 export const GetHoldRequestSchema: GenMessage<GetHoldRequest> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 10);
+  messageDesc(file_mypay_ledger_v1_ledger, 11);
 
 /**
  * @generated from message mypay.ledger.v1.GetHoldResponse
@@ -294,7 +361,7 @@ export type GetHoldResponse = Message<"mypay.ledger.v1.GetHoldResponse"> & {
  * Use `create(GetHoldResponseSchema)` to create a new message.
  */
 export const GetHoldResponseSchema: GenMessage<GetHoldResponse> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 11);
+  messageDesc(file_mypay_ledger_v1_ledger, 12);
 
 /**
  * @generated from message mypay.ledger.v1.GetBalanceRequest
@@ -316,7 +383,7 @@ export type GetBalanceRequest = Message<"mypay.ledger.v1.GetBalanceRequest"> & {
  * Use `create(GetBalanceRequestSchema)` to create a new message.
  */
 export const GetBalanceRequestSchema: GenMessage<GetBalanceRequest> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 12);
+  messageDesc(file_mypay_ledger_v1_ledger, 13);
 
 /**
  * @generated from message mypay.ledger.v1.GetBalanceResponse
@@ -333,7 +400,396 @@ export type GetBalanceResponse = Message<"mypay.ledger.v1.GetBalanceResponse"> &
  * Use `create(GetBalanceResponseSchema)` to create a new message.
  */
 export const GetBalanceResponseSchema: GenMessage<GetBalanceResponse> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 13);
+  messageDesc(file_mypay_ledger_v1_ledger, 14);
+
+/**
+ * @generated from message mypay.ledger.v1.SettleHoldsRequest
+ */
+export type SettleHoldsRequest = Message<"mypay.ledger.v1.SettleHoldsRequest"> & {
+  /**
+   * @generated from field: repeated mypay.ledger.v1.HoldSettlement settlements = 1;
+   */
+  settlements: HoldSettlement[];
+};
+
+/**
+ * Describes the message mypay.ledger.v1.SettleHoldsRequest.
+ * Use `create(SettleHoldsRequestSchema)` to create a new message.
+ */
+export const SettleHoldsRequestSchema: GenMessage<SettleHoldsRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_ledger_v1_ledger, 15);
+
+/**
+ * @generated from message mypay.ledger.v1.HoldSettlement
+ */
+export type HoldSettlement = Message<"mypay.ledger.v1.HoldSettlement"> & {
+  /**
+   * @generated from field: string hold_id = 1;
+   */
+  holdId: string;
+
+  /**
+   * @generated from field: mypay.ledger.v1.SettleAction action = 2;
+   */
+  action: SettleAction;
+
+  /**
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message mypay.ledger.v1.HoldSettlement.
+ * Use `create(HoldSettlementSchema)` to create a new message.
+ */
+export const HoldSettlementSchema: GenMessage<HoldSettlement> = /*@__PURE__*/
+  messageDesc(file_mypay_ledger_v1_ledger, 16);
+
+/**
+ * @generated from message mypay.ledger.v1.SettleHoldsResponse
+ */
+export type SettleHoldsResponse = Message<"mypay.ledger.v1.SettleHoldsResponse"> & {
+  /**
+   * One per settlement, in request order.
+   *
+   * @generated from field: repeated mypay.ledger.v1.SettleResult results = 1;
+   */
+  results: SettleResult[];
+};
+
+/**
+ * Describes the message mypay.ledger.v1.SettleHoldsResponse.
+ * Use `create(SettleHoldsResponseSchema)` to create a new message.
+ */
+export const SettleHoldsResponseSchema: GenMessage<SettleHoldsResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_ledger_v1_ledger, 17);
+
+/**
+ * @generated from message mypay.ledger.v1.SettleResult
+ */
+export type SettleResult = Message<"mypay.ledger.v1.SettleResult"> & {
+  /**
+   * @generated from field: string hold_id = 1;
+   */
+  holdId: string;
+
+  /**
+   * Set on success (including a repeat of the same action).
+   *
+   * @generated from field: mypay.ledger.v1.Hold hold = 2;
+   */
+  hold?: Hold | undefined;
+
+  /**
+   * Set on failure: a gRPC status code name and domain reason (e.g. FAILED_PRECONDITION / HOLD_ALREADY_FINAL).
+   *
+   * @generated from field: string error_code = 3;
+   */
+  errorCode: string;
+
+  /**
+   * @generated from field: string error_reason = 4;
+   */
+  errorReason: string;
+
+  /**
+   * @generated from field: string error_message = 5;
+   */
+  errorMessage: string;
+};
+
+/**
+ * Describes the message mypay.ledger.v1.SettleResult.
+ * Use `create(SettleResultSchema)` to create a new message.
+ */
+export const SettleResultSchema: GenMessage<SettleResult> = /*@__PURE__*/
+  messageDesc(file_mypay_ledger_v1_ledger, 18);
+
+/**
+ * @generated from message mypay.ledger.v1.ListEntriesRequest
+ */
+export type ListEntriesRequest = Message<"mypay.ledger.v1.ListEntriesRequest"> & {
+  /**
+   * Empty for all merchants (platform accounts included).
+   *
+   * @generated from field: string merchant_id = 1;
+   */
+  merchantId: string;
+
+  /**
+   * @generated from field: mypay.ledger.v1.AccountKind account = 2;
+   */
+  account: AccountKind;
+
+  /**
+   * @generated from field: string currency = 3;
+   */
+  currency: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_after = 4;
+   */
+  createdAfter?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_before = 5;
+   */
+  createdBefore?: Timestamp | undefined;
+
+  /**
+   * @generated from field: mypay.common.v1.PageRequest page = 6;
+   */
+  page?: PageRequest | undefined;
+};
+
+/**
+ * Describes the message mypay.ledger.v1.ListEntriesRequest.
+ * Use `create(ListEntriesRequestSchema)` to create a new message.
+ */
+export const ListEntriesRequestSchema: GenMessage<ListEntriesRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_ledger_v1_ledger, 19);
+
+/**
+ * @generated from message mypay.ledger.v1.ListEntriesResponse
+ */
+export type ListEntriesResponse = Message<"mypay.ledger.v1.ListEntriesResponse"> & {
+  /**
+   * @generated from field: repeated mypay.ledger.v1.Entry entries = 1;
+   */
+  entries: Entry[];
+
+  /**
+   * @generated from field: bool has_more = 2;
+   */
+  hasMore: boolean;
+};
+
+/**
+ * Describes the message mypay.ledger.v1.ListEntriesResponse.
+ * Use `create(ListEntriesResponseSchema)` to create a new message.
+ */
+export const ListEntriesResponseSchema: GenMessage<ListEntriesResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_ledger_v1_ledger, 20);
+
+/**
+ * @generated from message mypay.ledger.v1.VerifyInvariantsRequest
+ */
+export type VerifyInvariantsRequest = Message<"mypay.ledger.v1.VerifyInvariantsRequest"> & {
+};
+
+/**
+ * Describes the message mypay.ledger.v1.VerifyInvariantsRequest.
+ * Use `create(VerifyInvariantsRequestSchema)` to create a new message.
+ */
+export const VerifyInvariantsRequestSchema: GenMessage<VerifyInvariantsRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_ledger_v1_ledger, 21);
+
+/**
+ * @generated from message mypay.ledger.v1.VerifyInvariantsResponse
+ */
+export type VerifyInvariantsResponse = Message<"mypay.ledger.v1.VerifyInvariantsResponse"> & {
+  /**
+   * @generated from field: bool ok = 1;
+   */
+  ok: boolean;
+
+  /**
+   * Human-readable descriptions of every broken invariant; empty when ok.
+   *
+   * @generated from field: repeated string violations = 2;
+   */
+  violations: string[];
+
+  /**
+   * @generated from field: int64 entries_checked = 3;
+   */
+  entriesChecked: bigint;
+
+  /**
+   * @generated from field: int64 accounts_checked = 4;
+   */
+  accountsChecked: bigint;
+
+  /**
+   * @generated from field: int64 holds_checked = 5;
+   */
+  holdsChecked: bigint;
+};
+
+/**
+ * Describes the message mypay.ledger.v1.VerifyInvariantsResponse.
+ * Use `create(VerifyInvariantsResponseSchema)` to create a new message.
+ */
+export const VerifyInvariantsResponseSchema: GenMessage<VerifyInvariantsResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_ledger_v1_ledger, 22);
+
+/**
+ * @generated from message mypay.ledger.v1.GetMyBalanceRequest
+ */
+export type GetMyBalanceRequest = Message<"mypay.ledger.v1.GetMyBalanceRequest"> & {
+  /**
+   * Defaults to PKR.
+   *
+   * @generated from field: string currency = 1;
+   */
+  currency: string;
+};
+
+/**
+ * Describes the message mypay.ledger.v1.GetMyBalanceRequest.
+ * Use `create(GetMyBalanceRequestSchema)` to create a new message.
+ */
+export const GetMyBalanceRequestSchema: GenMessage<GetMyBalanceRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_ledger_v1_ledger, 23);
+
+/**
+ * @generated from message mypay.ledger.v1.GetMyBalanceResponse
+ */
+export type GetMyBalanceResponse = Message<"mypay.ledger.v1.GetMyBalanceResponse"> & {
+  /**
+   * @generated from field: mypay.ledger.v1.Balance balance = 1;
+   */
+  balance?: Balance | undefined;
+};
+
+/**
+ * Describes the message mypay.ledger.v1.GetMyBalanceResponse.
+ * Use `create(GetMyBalanceResponseSchema)` to create a new message.
+ */
+export const GetMyBalanceResponseSchema: GenMessage<GetMyBalanceResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_ledger_v1_ledger, 24);
+
+/**
+ * @generated from message mypay.ledger.v1.ListMyEntriesRequest
+ */
+export type ListMyEntriesRequest = Message<"mypay.ledger.v1.ListMyEntriesRequest"> & {
+  /**
+   * @generated from field: mypay.ledger.v1.AccountKind account = 1;
+   */
+  account: AccountKind;
+
+  /**
+   * @generated from field: string currency = 2;
+   */
+  currency: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_after = 3;
+   */
+  createdAfter?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_before = 4;
+   */
+  createdBefore?: Timestamp | undefined;
+
+  /**
+   * @generated from field: mypay.common.v1.PageRequest page = 5;
+   */
+  page?: PageRequest | undefined;
+};
+
+/**
+ * Describes the message mypay.ledger.v1.ListMyEntriesRequest.
+ * Use `create(ListMyEntriesRequestSchema)` to create a new message.
+ */
+export const ListMyEntriesRequestSchema: GenMessage<ListMyEntriesRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_ledger_v1_ledger, 25);
+
+/**
+ * @generated from message mypay.ledger.v1.ListMyEntriesResponse
+ */
+export type ListMyEntriesResponse = Message<"mypay.ledger.v1.ListMyEntriesResponse"> & {
+  /**
+   * @generated from field: repeated mypay.ledger.v1.Entry entries = 1;
+   */
+  entries: Entry[];
+
+  /**
+   * @generated from field: bool has_more = 2;
+   */
+  hasMore: boolean;
+};
+
+/**
+ * Describes the message mypay.ledger.v1.ListMyEntriesResponse.
+ * Use `create(ListMyEntriesResponseSchema)` to create a new message.
+ */
+export const ListMyEntriesResponseSchema: GenMessage<ListMyEntriesResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_ledger_v1_ledger, 26);
+
+/**
+ * @generated from enum mypay.ledger.v1.AccountKind
+ */
+export const AccountKind = {
+  /**
+   * @generated from enum value: ACCOUNT_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * @generated from enum value: ACCOUNT_KIND_AVAILABLE = 1;
+   */
+  AVAILABLE: 1,
+
+  /**
+   * @generated from enum value: ACCOUNT_KIND_LOCKED = 2;
+   */
+  LOCKED: 2,
+
+  /**
+   * @generated from enum value: ACCOUNT_KIND_FUNDING = 3;
+   */
+  FUNDING: 3,
+
+  /**
+   * @generated from enum value: ACCOUNT_KIND_SETTLEMENT = 4;
+   */
+  SETTLEMENT: 4,
+} as const;
+
+/**
+ * @generated from enum mypay.ledger.v1.AccountKind
+ */
+export type AccountKind = (typeof AccountKind)[keyof typeof AccountKind] | UnknownEnum;
+
+/**
+ * Describes the enum mypay.ledger.v1.AccountKind.
+ */
+export const AccountKindSchema: GenEnum<AccountKind> = /*@__PURE__*/
+  enumDesc(file_mypay_ledger_v1_ledger, 0);
+
+/**
+ * @generated from enum mypay.ledger.v1.SettleAction
+ */
+export const SettleAction = {
+  /**
+   * @generated from enum value: SETTLE_ACTION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * @generated from enum value: SETTLE_ACTION_CAPTURE = 1;
+   */
+  CAPTURE: 1,
+
+  /**
+   * @generated from enum value: SETTLE_ACTION_RELEASE = 2;
+   */
+  RELEASE: 2,
+} as const;
+
+/**
+ * @generated from enum mypay.ledger.v1.SettleAction
+ */
+export type SettleAction = (typeof SettleAction)[keyof typeof SettleAction] | UnknownEnum;
+
+/**
+ * Describes the enum mypay.ledger.v1.SettleAction.
+ */
+export const SettleActionSchema: GenEnum<SettleAction> = /*@__PURE__*/
+  enumDesc(file_mypay_ledger_v1_ledger, 1);
 
 /**
  * @generated from enum mypay.ledger.v1.HoldStatus
@@ -369,7 +825,7 @@ export type HoldStatus = (typeof HoldStatus)[keyof typeof HoldStatus] | UnknownE
  * Describes the enum mypay.ledger.v1.HoldStatus.
  */
 export const HoldStatusSchema: GenEnum<HoldStatus> = /*@__PURE__*/
-  enumDesc(file_mypay_ledger_v1_ledger, 0);
+  enumDesc(file_mypay_ledger_v1_ledger, 2);
 
 /**
  * The only writer of money. Every movement is one balanced transfer between
@@ -439,6 +895,63 @@ export const LedgerService: GenService<{
     input: typeof GetBalanceRequestSchema;
     output: typeof GetBalanceResponseSchema;
   },
+  /**
+   * Captures or releases many holds in one call (group committed); each item has its own outcome.
+   *
+   * @generated from rpc mypay.ledger.v1.LedgerService.SettleHolds
+   */
+  settleHolds: {
+    methodKind: "unary";
+    input: typeof SettleHoldsRequestSchema;
+    output: typeof SettleHoldsResponseSchema;
+  },
+  /**
+   * Lists entries, newest first, filtered by merchant, account kind and time, with cursor paging.
+   *
+   * @generated from rpc mypay.ledger.v1.LedgerService.ListEntries
+   */
+  listEntries: {
+    methodKind: "unary";
+    input: typeof ListEntriesRequestSchema;
+    output: typeof ListEntriesResponseSchema;
+  },
+  /**
+   * Proves the books: entries sum to zero, balances equal their entries, no merchant account negative,
+   * every hold's state matches its entries.
+   *
+   * @generated from rpc mypay.ledger.v1.LedgerService.VerifyInvariants
+   */
+  verifyInvariants: {
+    methodKind: "unary";
+    input: typeof VerifyInvariantsRequestSchema;
+    output: typeof VerifyInvariantsResponseSchema;
+  },
 }> = /*@__PURE__*/
   serviceDesc(file_mypay_ledger_v1_ledger, 0);
+
+/**
+ * The merchant-facing view of the ledger. The merchant is the one in the `mypay-merchant-id` header
+ * (the gateway binds it from the API key); request messages never name a merchant.
+ *
+ * @generated from service mypay.ledger.v1.BalanceService
+ */
+export const BalanceService: GenService<{
+  /**
+   * @generated from rpc mypay.ledger.v1.BalanceService.GetMyBalance
+   */
+  getMyBalance: {
+    methodKind: "unary";
+    input: typeof GetMyBalanceRequestSchema;
+    output: typeof GetMyBalanceResponseSchema;
+  },
+  /**
+   * @generated from rpc mypay.ledger.v1.BalanceService.ListMyEntries
+   */
+  listMyEntries: {
+    methodKind: "unary";
+    input: typeof ListMyEntriesRequestSchema;
+    output: typeof ListMyEntriesResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_mypay_ledger_v1_ledger, 1);
 

@@ -2,22 +2,24 @@
 // @generated from file mypay/notifier/v1/notifier.proto (package mypay.notifier.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Message } from "@bufbuild/protobuf";
+import type { PageRequest } from "../../common/v1/paging_pb.ts";
+import { file_mypay_common_v1_paging } from "../../common/v1/paging_pb.ts";
+import type { Message as Message$1, UnknownEnum } from "@bufbuild/protobuf";
 
 /**
  * Describes the file mypay/notifier/v1/notifier.proto.
  */
 export const file_mypay_notifier_v1_notifier: GenFile = /*@__PURE__*/
-  fileDesc("CiBteXBheS9ub3RpZmllci92MS9ub3RpZmllci5wcm90bxIRbXlwYXkubm90aWZpZXIudjEiowEKCEVuZHBvaW50EgoKAmlkGAEgASgJEhMKC21lcmNoYW50X2lkGAIgASgJEgsKA3VybBgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRITCgtldmVudF90eXBlcxgFIAMoCRIPCgdlbmFibGVkGAYgASgIEi4KCmNyZWF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIn0KBUV2ZW50EgoKAmlkGAEgASgJEgwKBHR5cGUYAiABKAkSEwoLbWVyY2hhbnRfaWQYAyABKAkSLwoLb2NjdXJyZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHBheWxvYWRfanNvbhgFIAEoCSJOChVDcmVhdGVFbmRwb2ludFJlcXVlc3QSCwoDdXJsGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhMKC2V2ZW50X3R5cGVzGAMgAygJIlcKFkNyZWF0ZUVuZHBvaW50UmVzcG9uc2USLQoIZW5kcG9pbnQYASABKAsyGy5teXBheS5ub3RpZmllci52MS5FbmRwb2ludBIOCgZzZWNyZXQYAiABKAkiOgoOUHVibGlzaFJlcXVlc3QSKAoGZXZlbnRzGAEgAygLMhgubXlwYXkubm90aWZpZXIudjEuRXZlbnQiIwoPUHVibGlzaFJlc3BvbnNlEhAKCGFjY2VwdGVkGAEgASgFMsoBCg9Ob3RpZmllclNlcnZpY2USZQoOQ3JlYXRlRW5kcG9pbnQSKC5teXBheS5ub3RpZmllci52MS5DcmVhdGVFbmRwb2ludFJlcXVlc3QaKS5teXBheS5ub3RpZmllci52MS5DcmVhdGVFbmRwb2ludFJlc3BvbnNlElAKB1B1Ymxpc2gSIS5teXBheS5ub3RpZmllci52MS5QdWJsaXNoUmVxdWVzdBoiLm15cGF5Lm5vdGlmaWVyLnYxLlB1Ymxpc2hSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("CiBteXBheS9ub3RpZmllci92MS9ub3RpZmllci5wcm90bxIRbXlwYXkubm90aWZpZXIudjEi7AEKCEVuZHBvaW50EgoKAmlkGAEgASgJEhMKC21lcmNoYW50X2lkGAIgASgJEgsKA3VybBgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRITCgtldmVudF90eXBlcxgFIAMoCRIPCgdlbmFibGVkGAYgASgIEi4KCmNyZWF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2Rpc2FibGVkX3JlYXNvbhgJIAEoCSJ9CgVFdmVudBIKCgJpZBgBIAEoCRIMCgR0eXBlGAIgASgJEhMKC21lcmNoYW50X2lkGAMgASgJEi8KC29jY3VycmVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxwYXlsb2FkX2pzb24YBSABKAkiwAIKB01lc3NhZ2USCgoCaWQYASABKAkSEwoLZW5kcG9pbnRfaWQYAiABKAkSEAoIZXZlbnRfaWQYAyABKAkSEgoKZXZlbnRfdHlwZRgEIAEoCRIwCgZzdGF0dXMYBSABKA4yIC5teXBheS5ub3RpZmllci52MS5NZXNzYWdlU3RhdHVzEhAKCGF0dGVtcHRzGAYgASgFEjMKD25leHRfYXR0ZW1wdF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMZGVsaXZlcmVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgttZXJjaGFudF9pZBgKIAEoCSK9AQoHQXR0ZW1wdBIKCgJpZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJEjAKDGF0dGVtcHRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVzdWx0GAQgASgJEhMKC3N0YXR1c19jb2RlGAUgASgFEhIKCmxhdGVuY3lfbXMYBiABKAUSDQoFZXJyb3IYByABKAkSGAoQcmVzcG9uc2VfZXhjZXJwdBgIIAEoCSI6Cg5QdWJsaXNoUmVxdWVzdBIoCgZldmVudHMYASADKAsyGC5teXBheS5ub3RpZmllci52MS5FdmVudCIjCg9QdWJsaXNoUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKAUiWQoWTGlzdERlYWRMZXR0ZXJzUmVxdWVzdBITCgttZXJjaGFudF9pZBgBIAEoCRIqCgRwYWdlGAIgASgLMhwubXlwYXkuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0IlkKF0xpc3REZWFkTGV0dGVyc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoubXlwYXkubm90aWZpZXIudjEuTWVzc2FnZRIQCghoYXNfbW9yZRgCIAEoCCJVChNSZXBsYXlGYWlsZWRSZXF1ZXN0EhMKC21lcmNoYW50X2lkGAEgASgJEikKBXNpbmNlGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIoChRSZXBsYXlGYWlsZWRSZXNwb25zZRIQCghyZXF1ZXVlZBgBIAEoBSJOChVDcmVhdGVFbmRwb2ludFJlcXVlc3QSCwoDdXJsGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhMKC2V2ZW50X3R5cGVzGAMgAygJIlcKFkNyZWF0ZUVuZHBvaW50UmVzcG9uc2USLQoIZW5kcG9pbnQYASABKAsyGy5teXBheS5ub3RpZmllci52MS5FbmRwb2ludBIOCgZzZWNyZXQYAiABKAkiIAoSR2V0RW5kcG9pbnRSZXF1ZXN0EgoKAmlkGAEgASgJIkQKE0dldEVuZHBvaW50UmVzcG9uc2USLQoIZW5kcG9pbnQYASABKAsyGy5teXBheS5ub3RpZmllci52MS5FbmRwb2ludCJCChRMaXN0RW5kcG9pbnRzUmVxdWVzdBIqCgRwYWdlGAEgASgLMhwubXlwYXkuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0IlkKFUxpc3RFbmRwb2ludHNSZXNwb25zZRIuCgllbmRwb2ludHMYASADKAsyGy5teXBheS5ub3RpZmllci52MS5FbmRwb2ludBIQCghoYXNfbW9yZRgCIAEoCCKAAQoVVXBkYXRlRW5kcG9pbnRSZXF1ZXN0EgoKAmlkGAEgASgJEhMKC3VwZGF0ZV9tYXNrGAIgAygJEgsKA3VybBgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRITCgtldmVudF90eXBlcxgFIAMoCRIPCgdlbmFibGVkGAYgASgIIkcKFlVwZGF0ZUVuZHBvaW50UmVzcG9uc2USLQoIZW5kcG9pbnQYASABKAsyGy5teXBheS5ub3RpZmllci52MS5FbmRwb2ludCIjChVEZWxldGVFbmRwb2ludFJlcXVlc3QSCgoCaWQYASABKAkiGAoWRGVsZXRlRW5kcG9pbnRSZXNwb25zZSIhChNSb3RhdGVTZWNyZXRSZXF1ZXN0EgoKAmlkGAEgASgJIpUBChRSb3RhdGVTZWNyZXRSZXNwb25zZRItCghlbmRwb2ludBgBIAEoCzIbLm15cGF5Lm5vdGlmaWVyLnYxLkVuZHBvaW50Eg4KBnNlY3JldBgCIAEoCRI+ChpwcmV2aW91c19zZWNyZXRfZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiiAEKE0xpc3RNZXNzYWdlc1JlcXVlc3QSEwoLZW5kcG9pbnRfaWQYASABKAkSMAoGc3RhdHVzGAIgASgOMiAubXlwYXkubm90aWZpZXIudjEuTWVzc2FnZVN0YXR1cxIqCgRwYWdlGAMgASgLMhwubXlwYXkuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0IlYKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoubXlwYXkubm90aWZpZXIudjEuTWVzc2FnZRIQCghoYXNfbW9yZRgCIAEoCCJVChNMaXN0QXR0ZW1wdHNSZXF1ZXN0EhIKCm1lc3NhZ2VfaWQYASABKAkSKgoEcGFnZRgCIAEoCzIcLm15cGF5LmNvbW1vbi52MS5QYWdlUmVxdWVzdCJWChRMaXN0QXR0ZW1wdHNSZXNwb25zZRIsCghhdHRlbXB0cxgBIAMoCzIaLm15cGF5Lm5vdGlmaWVyLnYxLkF0dGVtcHQSEAoIaGFzX21vcmUYAiABKAgiKgoUUmVwbGF5TWVzc2FnZVJlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoCSJEChVSZXBsYXlNZXNzYWdlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLm15cGF5Lm5vdGlmaWVyLnYxLk1lc3NhZ2UiQgoVUmVwbGF5TXlGYWlsZWRSZXF1ZXN0EikKBXNpbmNlGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIqChZSZXBsYXlNeUZhaWxlZFJlc3BvbnNlEhAKCHJlcXVldWVkGAEgASgFKoIBCg1NZXNzYWdlU3RhdHVzEh4KGk1FU1NBR0VfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWTUVTU0FHRV9TVEFUVVNfUEVORElORxABEhwKGE1FU1NBR0VfU1RBVFVTX0RFTElWRVJFRBACEhcKE01FU1NBR0VfU1RBVFVTX0RFQUQQAzKuAgoPTm90aWZpZXJTZXJ2aWNlElAKB1B1Ymxpc2gSIS5teXBheS5ub3RpZmllci52MS5QdWJsaXNoUmVxdWVzdBoiLm15cGF5Lm5vdGlmaWVyLnYxLlB1Ymxpc2hSZXNwb25zZRJoCg9MaXN0RGVhZExldHRlcnMSKS5teXBheS5ub3RpZmllci52MS5MaXN0RGVhZExldHRlcnNSZXF1ZXN0GioubXlwYXkubm90aWZpZXIudjEuTGlzdERlYWRMZXR0ZXJzUmVzcG9uc2USXwoMUmVwbGF5RmFpbGVkEiYubXlwYXkubm90aWZpZXIudjEuUmVwbGF5RmFpbGVkUmVxdWVzdBonLm15cGF5Lm5vdGlmaWVyLnYxLlJlcGxheUZhaWxlZFJlc3BvbnNlMv0HChZXZWJob29rRW5kcG9pbnRTZXJ2aWNlEmUKDkNyZWF0ZUVuZHBvaW50EigubXlwYXkubm90aWZpZXIudjEuQ3JlYXRlRW5kcG9pbnRSZXF1ZXN0GikubXlwYXkubm90aWZpZXIudjEuQ3JlYXRlRW5kcG9pbnRSZXNwb25zZRJcCgtHZXRFbmRwb2ludBIlLm15cGF5Lm5vdGlmaWVyLnYxLkdldEVuZHBvaW50UmVxdWVzdBomLm15cGF5Lm5vdGlmaWVyLnYxLkdldEVuZHBvaW50UmVzcG9uc2USYgoNTGlzdEVuZHBvaW50cxInLm15cGF5Lm5vdGlmaWVyLnYxLkxpc3RFbmRwb2ludHNSZXF1ZXN0GigubXlwYXkubm90aWZpZXIudjEuTGlzdEVuZHBvaW50c1Jlc3BvbnNlEmUKDlVwZGF0ZUVuZHBvaW50EigubXlwYXkubm90aWZpZXIudjEuVXBkYXRlRW5kcG9pbnRSZXF1ZXN0GikubXlwYXkubm90aWZpZXIudjEuVXBkYXRlRW5kcG9pbnRSZXNwb25zZRJlCg5EZWxldGVFbmRwb2ludBIoLm15cGF5Lm5vdGlmaWVyLnYxLkRlbGV0ZUVuZHBvaW50UmVxdWVzdBopLm15cGF5Lm5vdGlmaWVyLnYxLkRlbGV0ZUVuZHBvaW50UmVzcG9uc2USXwoMUm90YXRlU2VjcmV0EiYubXlwYXkubm90aWZpZXIudjEuUm90YXRlU2VjcmV0UmVxdWVzdBonLm15cGF5Lm5vdGlmaWVyLnYxLlJvdGF0ZVNlY3JldFJlc3BvbnNlEl8KDExpc3RNZXNzYWdlcxImLm15cGF5Lm5vdGlmaWVyLnYxLkxpc3RNZXNzYWdlc1JlcXVlc3QaJy5teXBheS5ub3RpZmllci52MS5MaXN0TWVzc2FnZXNSZXNwb25zZRJfCgxMaXN0QXR0ZW1wdHMSJi5teXBheS5ub3RpZmllci52MS5MaXN0QXR0ZW1wdHNSZXF1ZXN0GicubXlwYXkubm90aWZpZXIudjEuTGlzdEF0dGVtcHRzUmVzcG9uc2USYgoNUmVwbGF5TWVzc2FnZRInLm15cGF5Lm5vdGlmaWVyLnYxLlJlcGxheU1lc3NhZ2VSZXF1ZXN0GigubXlwYXkubm90aWZpZXIudjEuUmVwbGF5TWVzc2FnZVJlc3BvbnNlEmUKDlJlcGxheU15RmFpbGVkEigubXlwYXkubm90aWZpZXIudjEuUmVwbGF5TXlGYWlsZWRSZXF1ZXN0GikubXlwYXkubm90aWZpZXIudjEuUmVwbGF5TXlGYWlsZWRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_mypay_common_v1_paging]);
 
 /**
  * @generated from message mypay.notifier.v1.Endpoint
  */
-export type Endpoint = Message<"mypay.notifier.v1.Endpoint"> & {
+export type Endpoint = Message$1<"mypay.notifier.v1.Endpoint"> & {
   /**
    * @generated from field: string id = 1;
    */
@@ -54,6 +56,18 @@ export type Endpoint = Message<"mypay.notifier.v1.Endpoint"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 7;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 8;
+   */
+  updatedAt?: Timestamp | undefined;
+
+  /**
+   * Why the endpoint was disabled by the platform (e.g. failing for too long, 410 Gone); empty otherwise.
+   *
+   * @generated from field: string disabled_reason = 9;
+   */
+  disabledReason: string;
 };
 
 /**
@@ -66,7 +80,7 @@ export const EndpointSchema: GenMessage<Endpoint> = /*@__PURE__*/
 /**
  * @generated from message mypay.notifier.v1.Event
  */
-export type Event = Message<"mypay.notifier.v1.Event"> & {
+export type Event = Message$1<"mypay.notifier.v1.Event"> & {
   /**
    * Globally unique; publishing the same id twice stores it once.
    *
@@ -105,9 +119,254 @@ export const EventSchema: GenMessage<Event> = /*@__PURE__*/
   messageDesc(file_mypay_notifier_v1_notifier, 1);
 
 /**
+ * @generated from message mypay.notifier.v1.Message
+ */
+export type Message = Message$1<"mypay.notifier.v1.Message"> & {
+  /**
+   * Also the `webhook-id` header, stable across retries and replays.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string endpoint_id = 2;
+   */
+  endpointId: string;
+
+  /**
+   * @generated from field: string event_id = 3;
+   */
+  eventId: string;
+
+  /**
+   * @generated from field: string event_type = 4;
+   */
+  eventType: string;
+
+  /**
+   * @generated from field: mypay.notifier.v1.MessageStatus status = 5;
+   */
+  status: MessageStatus;
+
+  /**
+   * @generated from field: int32 attempts = 6;
+   */
+  attempts: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp next_attempt_at = 7;
+   */
+  nextAttemptAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 8;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp delivered_at = 9;
+   */
+  deliveredAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string merchant_id = 10;
+   */
+  merchantId: string;
+};
+
+/**
+ * Describes the message mypay.notifier.v1.Message.
+ * Use `create(MessageSchema)` to create a new message.
+ */
+export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 2);
+
+/**
+ * @generated from message mypay.notifier.v1.Attempt
+ */
+export type Attempt = Message$1<"mypay.notifier.v1.Attempt"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string message_id = 2;
+   */
+  messageId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp attempted_at = 3;
+   */
+  attemptedAt?: Timestamp | undefined;
+
+  /**
+   * delivered, http_error, timeout, network_error or refused.
+   *
+   * @generated from field: string result = 4;
+   */
+  result: string;
+
+  /**
+   * 0 when no response arrived.
+   *
+   * @generated from field: int32 status_code = 5;
+   */
+  statusCode: number;
+
+  /**
+   * @generated from field: int32 latency_ms = 6;
+   */
+  latencyMs: number;
+
+  /**
+   * @generated from field: string error = 7;
+   */
+  error: string;
+
+  /**
+   * The first 1 KiB of the response body.
+   *
+   * @generated from field: string response_excerpt = 8;
+   */
+  responseExcerpt: string;
+};
+
+/**
+ * Describes the message mypay.notifier.v1.Attempt.
+ * Use `create(AttemptSchema)` to create a new message.
+ */
+export const AttemptSchema: GenMessage<Attempt> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 3);
+
+/**
+ * @generated from message mypay.notifier.v1.PublishRequest
+ */
+export type PublishRequest = Message$1<"mypay.notifier.v1.PublishRequest"> & {
+  /**
+   * @generated from field: repeated mypay.notifier.v1.Event events = 1;
+   */
+  events: Event[];
+};
+
+/**
+ * Describes the message mypay.notifier.v1.PublishRequest.
+ * Use `create(PublishRequestSchema)` to create a new message.
+ */
+export const PublishRequestSchema: GenMessage<PublishRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 4);
+
+/**
+ * @generated from message mypay.notifier.v1.PublishResponse
+ */
+export type PublishResponse = Message$1<"mypay.notifier.v1.PublishResponse"> & {
+  /**
+   * Events stored by this call (duplicates of earlier ids are not counted).
+   *
+   * @generated from field: int32 accepted = 1;
+   */
+  accepted: number;
+};
+
+/**
+ * Describes the message mypay.notifier.v1.PublishResponse.
+ * Use `create(PublishResponseSchema)` to create a new message.
+ */
+export const PublishResponseSchema: GenMessage<PublishResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 5);
+
+/**
+ * @generated from message mypay.notifier.v1.ListDeadLettersRequest
+ */
+export type ListDeadLettersRequest = Message$1<"mypay.notifier.v1.ListDeadLettersRequest"> & {
+  /**
+   * Empty for every merchant.
+   *
+   * @generated from field: string merchant_id = 1;
+   */
+  merchantId: string;
+
+  /**
+   * @generated from field: mypay.common.v1.PageRequest page = 2;
+   */
+  page?: PageRequest | undefined;
+};
+
+/**
+ * Describes the message mypay.notifier.v1.ListDeadLettersRequest.
+ * Use `create(ListDeadLettersRequestSchema)` to create a new message.
+ */
+export const ListDeadLettersRequestSchema: GenMessage<ListDeadLettersRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 6);
+
+/**
+ * @generated from message mypay.notifier.v1.ListDeadLettersResponse
+ */
+export type ListDeadLettersResponse = Message$1<"mypay.notifier.v1.ListDeadLettersResponse"> & {
+  /**
+   * @generated from field: repeated mypay.notifier.v1.Message messages = 1;
+   */
+  messages: Message[];
+
+  /**
+   * @generated from field: bool has_more = 2;
+   */
+  hasMore: boolean;
+};
+
+/**
+ * Describes the message mypay.notifier.v1.ListDeadLettersResponse.
+ * Use `create(ListDeadLettersResponseSchema)` to create a new message.
+ */
+export const ListDeadLettersResponseSchema: GenMessage<ListDeadLettersResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 7);
+
+/**
+ * @generated from message mypay.notifier.v1.ReplayFailedRequest
+ */
+export type ReplayFailedRequest = Message$1<"mypay.notifier.v1.ReplayFailedRequest"> & {
+  /**
+   * Empty for every merchant.
+   *
+   * @generated from field: string merchant_id = 1;
+   */
+  merchantId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp since = 2;
+   */
+  since?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message mypay.notifier.v1.ReplayFailedRequest.
+ * Use `create(ReplayFailedRequestSchema)` to create a new message.
+ */
+export const ReplayFailedRequestSchema: GenMessage<ReplayFailedRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 8);
+
+/**
+ * @generated from message mypay.notifier.v1.ReplayFailedResponse
+ */
+export type ReplayFailedResponse = Message$1<"mypay.notifier.v1.ReplayFailedResponse"> & {
+  /**
+   * @generated from field: int32 requeued = 1;
+   */
+  requeued: number;
+};
+
+/**
+ * Describes the message mypay.notifier.v1.ReplayFailedResponse.
+ * Use `create(ReplayFailedResponseSchema)` to create a new message.
+ */
+export const ReplayFailedResponseSchema: GenMessage<ReplayFailedResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 9);
+
+/**
  * @generated from message mypay.notifier.v1.CreateEndpointRequest
  */
-export type CreateEndpointRequest = Message<"mypay.notifier.v1.CreateEndpointRequest"> & {
+export type CreateEndpointRequest = Message$1<"mypay.notifier.v1.CreateEndpointRequest"> & {
   /**
    * @generated from field: string url = 1;
    */
@@ -129,12 +388,12 @@ export type CreateEndpointRequest = Message<"mypay.notifier.v1.CreateEndpointReq
  * Use `create(CreateEndpointRequestSchema)` to create a new message.
  */
 export const CreateEndpointRequestSchema: GenMessage<CreateEndpointRequest> = /*@__PURE__*/
-  messageDesc(file_mypay_notifier_v1_notifier, 2);
+  messageDesc(file_mypay_notifier_v1_notifier, 10);
 
 /**
  * @generated from message mypay.notifier.v1.CreateEndpointResponse
  */
-export type CreateEndpointResponse = Message<"mypay.notifier.v1.CreateEndpointResponse"> & {
+export type CreateEndpointResponse = Message$1<"mypay.notifier.v1.CreateEndpointResponse"> & {
   /**
    * @generated from field: mypay.notifier.v1.Endpoint endpoint = 1;
    */
@@ -153,61 +412,427 @@ export type CreateEndpointResponse = Message<"mypay.notifier.v1.CreateEndpointRe
  * Use `create(CreateEndpointResponseSchema)` to create a new message.
  */
 export const CreateEndpointResponseSchema: GenMessage<CreateEndpointResponse> = /*@__PURE__*/
-  messageDesc(file_mypay_notifier_v1_notifier, 3);
+  messageDesc(file_mypay_notifier_v1_notifier, 11);
 
 /**
- * @generated from message mypay.notifier.v1.PublishRequest
+ * @generated from message mypay.notifier.v1.GetEndpointRequest
  */
-export type PublishRequest = Message<"mypay.notifier.v1.PublishRequest"> & {
+export type GetEndpointRequest = Message$1<"mypay.notifier.v1.GetEndpointRequest"> & {
   /**
-   * @generated from field: repeated mypay.notifier.v1.Event events = 1;
+   * @generated from field: string id = 1;
    */
-  events: Event[];
+  id: string;
 };
 
 /**
- * Describes the message mypay.notifier.v1.PublishRequest.
- * Use `create(PublishRequestSchema)` to create a new message.
+ * Describes the message mypay.notifier.v1.GetEndpointRequest.
+ * Use `create(GetEndpointRequestSchema)` to create a new message.
  */
-export const PublishRequestSchema: GenMessage<PublishRequest> = /*@__PURE__*/
-  messageDesc(file_mypay_notifier_v1_notifier, 4);
+export const GetEndpointRequestSchema: GenMessage<GetEndpointRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 12);
 
 /**
- * @generated from message mypay.notifier.v1.PublishResponse
+ * @generated from message mypay.notifier.v1.GetEndpointResponse
  */
-export type PublishResponse = Message<"mypay.notifier.v1.PublishResponse"> & {
+export type GetEndpointResponse = Message$1<"mypay.notifier.v1.GetEndpointResponse"> & {
   /**
-   * Events stored by this call (duplicates of earlier ids are not counted).
+   * @generated from field: mypay.notifier.v1.Endpoint endpoint = 1;
+   */
+  endpoint?: Endpoint | undefined;
+};
+
+/**
+ * Describes the message mypay.notifier.v1.GetEndpointResponse.
+ * Use `create(GetEndpointResponseSchema)` to create a new message.
+ */
+export const GetEndpointResponseSchema: GenMessage<GetEndpointResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 13);
+
+/**
+ * @generated from message mypay.notifier.v1.ListEndpointsRequest
+ */
+export type ListEndpointsRequest = Message$1<"mypay.notifier.v1.ListEndpointsRequest"> & {
+  /**
+   * @generated from field: mypay.common.v1.PageRequest page = 1;
+   */
+  page?: PageRequest | undefined;
+};
+
+/**
+ * Describes the message mypay.notifier.v1.ListEndpointsRequest.
+ * Use `create(ListEndpointsRequestSchema)` to create a new message.
+ */
+export const ListEndpointsRequestSchema: GenMessage<ListEndpointsRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 14);
+
+/**
+ * @generated from message mypay.notifier.v1.ListEndpointsResponse
+ */
+export type ListEndpointsResponse = Message$1<"mypay.notifier.v1.ListEndpointsResponse"> & {
+  /**
+   * @generated from field: repeated mypay.notifier.v1.Endpoint endpoints = 1;
+   */
+  endpoints: Endpoint[];
+
+  /**
+   * @generated from field: bool has_more = 2;
+   */
+  hasMore: boolean;
+};
+
+/**
+ * Describes the message mypay.notifier.v1.ListEndpointsResponse.
+ * Use `create(ListEndpointsResponseSchema)` to create a new message.
+ */
+export const ListEndpointsResponseSchema: GenMessage<ListEndpointsResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 15);
+
+/**
+ * @generated from message mypay.notifier.v1.UpdateEndpointRequest
+ */
+export type UpdateEndpointRequest = Message$1<"mypay.notifier.v1.UpdateEndpointRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Names of the fields to change: url, description, event_types, enabled.
    *
-   * @generated from field: int32 accepted = 1;
+   * @generated from field: repeated string update_mask = 2;
    */
-  accepted: number;
+  updateMask: string[];
+
+  /**
+   * @generated from field: string url = 3;
+   */
+  url: string;
+
+  /**
+   * @generated from field: string description = 4;
+   */
+  description: string;
+
+  /**
+   * @generated from field: repeated string event_types = 5;
+   */
+  eventTypes: string[];
+
+  /**
+   * @generated from field: bool enabled = 6;
+   */
+  enabled: boolean;
 };
 
 /**
- * Describes the message mypay.notifier.v1.PublishResponse.
- * Use `create(PublishResponseSchema)` to create a new message.
+ * Describes the message mypay.notifier.v1.UpdateEndpointRequest.
+ * Use `create(UpdateEndpointRequestSchema)` to create a new message.
  */
-export const PublishResponseSchema: GenMessage<PublishResponse> = /*@__PURE__*/
-  messageDesc(file_mypay_notifier_v1_notifier, 5);
+export const UpdateEndpointRequestSchema: GenMessage<UpdateEndpointRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 16);
 
 /**
- * Webhook endpoints and signed, retried delivery of events to them.
- * Calls act for the merchant named in the `mypay-merchant-id` header.
+ * @generated from message mypay.notifier.v1.UpdateEndpointResponse
+ */
+export type UpdateEndpointResponse = Message$1<"mypay.notifier.v1.UpdateEndpointResponse"> & {
+  /**
+   * @generated from field: mypay.notifier.v1.Endpoint endpoint = 1;
+   */
+  endpoint?: Endpoint | undefined;
+};
+
+/**
+ * Describes the message mypay.notifier.v1.UpdateEndpointResponse.
+ * Use `create(UpdateEndpointResponseSchema)` to create a new message.
+ */
+export const UpdateEndpointResponseSchema: GenMessage<UpdateEndpointResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 17);
+
+/**
+ * @generated from message mypay.notifier.v1.DeleteEndpointRequest
+ */
+export type DeleteEndpointRequest = Message$1<"mypay.notifier.v1.DeleteEndpointRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message mypay.notifier.v1.DeleteEndpointRequest.
+ * Use `create(DeleteEndpointRequestSchema)` to create a new message.
+ */
+export const DeleteEndpointRequestSchema: GenMessage<DeleteEndpointRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 18);
+
+/**
+ * @generated from message mypay.notifier.v1.DeleteEndpointResponse
+ */
+export type DeleteEndpointResponse = Message$1<"mypay.notifier.v1.DeleteEndpointResponse"> & {
+};
+
+/**
+ * Describes the message mypay.notifier.v1.DeleteEndpointResponse.
+ * Use `create(DeleteEndpointResponseSchema)` to create a new message.
+ */
+export const DeleteEndpointResponseSchema: GenMessage<DeleteEndpointResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 19);
+
+/**
+ * @generated from message mypay.notifier.v1.RotateSecretRequest
+ */
+export type RotateSecretRequest = Message$1<"mypay.notifier.v1.RotateSecretRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message mypay.notifier.v1.RotateSecretRequest.
+ * Use `create(RotateSecretRequestSchema)` to create a new message.
+ */
+export const RotateSecretRequestSchema: GenMessage<RotateSecretRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 20);
+
+/**
+ * @generated from message mypay.notifier.v1.RotateSecretResponse
+ */
+export type RotateSecretResponse = Message$1<"mypay.notifier.v1.RotateSecretResponse"> & {
+  /**
+   * @generated from field: mypay.notifier.v1.Endpoint endpoint = 1;
+   */
+  endpoint?: Endpoint | undefined;
+
+  /**
+   * @generated from field: string secret = 2;
+   */
+  secret: string;
+
+  /**
+   * Until when the previous secret keeps signing.
+   *
+   * @generated from field: google.protobuf.Timestamp previous_secret_expires_at = 3;
+   */
+  previousSecretExpiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message mypay.notifier.v1.RotateSecretResponse.
+ * Use `create(RotateSecretResponseSchema)` to create a new message.
+ */
+export const RotateSecretResponseSchema: GenMessage<RotateSecretResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 21);
+
+/**
+ * @generated from message mypay.notifier.v1.ListMessagesRequest
+ */
+export type ListMessagesRequest = Message$1<"mypay.notifier.v1.ListMessagesRequest"> & {
+  /**
+   * Empty for every endpoint of the caller.
+   *
+   * @generated from field: string endpoint_id = 1;
+   */
+  endpointId: string;
+
+  /**
+   * @generated from field: mypay.notifier.v1.MessageStatus status = 2;
+   */
+  status: MessageStatus;
+
+  /**
+   * @generated from field: mypay.common.v1.PageRequest page = 3;
+   */
+  page?: PageRequest | undefined;
+};
+
+/**
+ * Describes the message mypay.notifier.v1.ListMessagesRequest.
+ * Use `create(ListMessagesRequestSchema)` to create a new message.
+ */
+export const ListMessagesRequestSchema: GenMessage<ListMessagesRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 22);
+
+/**
+ * @generated from message mypay.notifier.v1.ListMessagesResponse
+ */
+export type ListMessagesResponse = Message$1<"mypay.notifier.v1.ListMessagesResponse"> & {
+  /**
+   * @generated from field: repeated mypay.notifier.v1.Message messages = 1;
+   */
+  messages: Message[];
+
+  /**
+   * @generated from field: bool has_more = 2;
+   */
+  hasMore: boolean;
+};
+
+/**
+ * Describes the message mypay.notifier.v1.ListMessagesResponse.
+ * Use `create(ListMessagesResponseSchema)` to create a new message.
+ */
+export const ListMessagesResponseSchema: GenMessage<ListMessagesResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 23);
+
+/**
+ * @generated from message mypay.notifier.v1.ListAttemptsRequest
+ */
+export type ListAttemptsRequest = Message$1<"mypay.notifier.v1.ListAttemptsRequest"> & {
+  /**
+   * @generated from field: string message_id = 1;
+   */
+  messageId: string;
+
+  /**
+   * @generated from field: mypay.common.v1.PageRequest page = 2;
+   */
+  page?: PageRequest | undefined;
+};
+
+/**
+ * Describes the message mypay.notifier.v1.ListAttemptsRequest.
+ * Use `create(ListAttemptsRequestSchema)` to create a new message.
+ */
+export const ListAttemptsRequestSchema: GenMessage<ListAttemptsRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 24);
+
+/**
+ * @generated from message mypay.notifier.v1.ListAttemptsResponse
+ */
+export type ListAttemptsResponse = Message$1<"mypay.notifier.v1.ListAttemptsResponse"> & {
+  /**
+   * @generated from field: repeated mypay.notifier.v1.Attempt attempts = 1;
+   */
+  attempts: Attempt[];
+
+  /**
+   * @generated from field: bool has_more = 2;
+   */
+  hasMore: boolean;
+};
+
+/**
+ * Describes the message mypay.notifier.v1.ListAttemptsResponse.
+ * Use `create(ListAttemptsResponseSchema)` to create a new message.
+ */
+export const ListAttemptsResponseSchema: GenMessage<ListAttemptsResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 25);
+
+/**
+ * @generated from message mypay.notifier.v1.ReplayMessageRequest
+ */
+export type ReplayMessageRequest = Message$1<"mypay.notifier.v1.ReplayMessageRequest"> & {
+  /**
+   * @generated from field: string message_id = 1;
+   */
+  messageId: string;
+};
+
+/**
+ * Describes the message mypay.notifier.v1.ReplayMessageRequest.
+ * Use `create(ReplayMessageRequestSchema)` to create a new message.
+ */
+export const ReplayMessageRequestSchema: GenMessage<ReplayMessageRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 26);
+
+/**
+ * @generated from message mypay.notifier.v1.ReplayMessageResponse
+ */
+export type ReplayMessageResponse = Message$1<"mypay.notifier.v1.ReplayMessageResponse"> & {
+  /**
+   * @generated from field: mypay.notifier.v1.Message message = 1;
+   */
+  message?: Message | undefined;
+};
+
+/**
+ * Describes the message mypay.notifier.v1.ReplayMessageResponse.
+ * Use `create(ReplayMessageResponseSchema)` to create a new message.
+ */
+export const ReplayMessageResponseSchema: GenMessage<ReplayMessageResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 27);
+
+/**
+ * @generated from message mypay.notifier.v1.ReplayMyFailedRequest
+ */
+export type ReplayMyFailedRequest = Message$1<"mypay.notifier.v1.ReplayMyFailedRequest"> & {
+  /**
+   * @generated from field: google.protobuf.Timestamp since = 1;
+   */
+  since?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message mypay.notifier.v1.ReplayMyFailedRequest.
+ * Use `create(ReplayMyFailedRequestSchema)` to create a new message.
+ */
+export const ReplayMyFailedRequestSchema: GenMessage<ReplayMyFailedRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 28);
+
+/**
+ * @generated from message mypay.notifier.v1.ReplayMyFailedResponse
+ */
+export type ReplayMyFailedResponse = Message$1<"mypay.notifier.v1.ReplayMyFailedResponse"> & {
+  /**
+   * @generated from field: int32 requeued = 1;
+   */
+  requeued: number;
+};
+
+/**
+ * Describes the message mypay.notifier.v1.ReplayMyFailedResponse.
+ * Use `create(ReplayMyFailedResponseSchema)` to create a new message.
+ */
+export const ReplayMyFailedResponseSchema: GenMessage<ReplayMyFailedResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_notifier_v1_notifier, 29);
+
+/**
+ * @generated from enum mypay.notifier.v1.MessageStatus
+ */
+export const MessageStatus = {
+  /**
+   * @generated from enum value: MESSAGE_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * Waiting for its next attempt (or in flight).
+   *
+   * @generated from enum value: MESSAGE_STATUS_PENDING = 1;
+   */
+  PENDING: 1,
+
+  /**
+   * @generated from enum value: MESSAGE_STATUS_DELIVERED = 2;
+   */
+  DELIVERED: 2,
+
+  /**
+   * Every attempt failed: dead-lettered until replayed.
+   *
+   * @generated from enum value: MESSAGE_STATUS_DEAD = 3;
+   */
+  DEAD: 3,
+} as const;
+
+/**
+ * @generated from enum mypay.notifier.v1.MessageStatus
+ */
+export type MessageStatus = (typeof MessageStatus)[keyof typeof MessageStatus] | UnknownEnum;
+
+/**
+ * Describes the enum mypay.notifier.v1.MessageStatus.
+ */
+export const MessageStatusSchema: GenEnum<MessageStatus> = /*@__PURE__*/
+  enumDesc(file_mypay_notifier_v1_notifier, 0);
+
+/**
+ * Internal: events in, and operations staff's view of failed deliveries across merchants.
  *
  * @generated from service mypay.notifier.v1.NotifierService
  */
 export const NotifierService: GenService<{
-  /**
-   * Registers an endpoint; the response is the only time the secret is shown, apart from rotation.
-   *
-   * @generated from rpc mypay.notifier.v1.NotifierService.CreateEndpoint
-   */
-  createEndpoint: {
-    methodKind: "unary";
-    input: typeof CreateEndpointRequestSchema;
-    output: typeof CreateEndpointResponseSchema;
-  },
   /**
    * Stores events once (deduplicated on id) and queues one message per matching endpoint.
    *
@@ -218,6 +843,130 @@ export const NotifierService: GenService<{
     input: typeof PublishRequestSchema;
     output: typeof PublishResponseSchema;
   },
+  /**
+   * Dead-lettered messages of every merchant (or of one), newest first.
+   *
+   * @generated from rpc mypay.notifier.v1.NotifierService.ListDeadLetters
+   */
+  listDeadLetters: {
+    methodKind: "unary";
+    input: typeof ListDeadLettersRequestSchema;
+    output: typeof ListDeadLettersResponseSchema;
+  },
+  /**
+   * Re-queues every failed or dead-lettered message since a time (optionally of one merchant).
+   *
+   * @generated from rpc mypay.notifier.v1.NotifierService.ReplayFailed
+   */
+  replayFailed: {
+    methodKind: "unary";
+    input: typeof ReplayFailedRequestSchema;
+    output: typeof ReplayFailedResponseSchema;
+  },
 }> = /*@__PURE__*/
   serviceDesc(file_mypay_notifier_v1_notifier, 0);
+
+/**
+ * The merchant-facing webhook API. The merchant is the one in the `mypay-merchant-id` header (the
+ * gateway binds it from the API key); another merchant's endpoints and messages are NOT_FOUND.
+ *
+ * @generated from service mypay.notifier.v1.WebhookEndpointService
+ */
+export const WebhookEndpointService: GenService<{
+  /**
+   * Registers an endpoint; the response is the only time the secret is shown, apart from rotation.
+   *
+   * @generated from rpc mypay.notifier.v1.WebhookEndpointService.CreateEndpoint
+   */
+  createEndpoint: {
+    methodKind: "unary";
+    input: typeof CreateEndpointRequestSchema;
+    output: typeof CreateEndpointResponseSchema;
+  },
+  /**
+   * @generated from rpc mypay.notifier.v1.WebhookEndpointService.GetEndpoint
+   */
+  getEndpoint: {
+    methodKind: "unary";
+    input: typeof GetEndpointRequestSchema;
+    output: typeof GetEndpointResponseSchema;
+  },
+  /**
+   * @generated from rpc mypay.notifier.v1.WebhookEndpointService.ListEndpoints
+   */
+  listEndpoints: {
+    methodKind: "unary";
+    input: typeof ListEndpointsRequestSchema;
+    output: typeof ListEndpointsResponseSchema;
+  },
+  /**
+   * Changes the fields present in `update_mask` (url, description, event_types, enabled).
+   *
+   * @generated from rpc mypay.notifier.v1.WebhookEndpointService.UpdateEndpoint
+   */
+  updateEndpoint: {
+    methodKind: "unary";
+    input: typeof UpdateEndpointRequestSchema;
+    output: typeof UpdateEndpointResponseSchema;
+  },
+  /**
+   * @generated from rpc mypay.notifier.v1.WebhookEndpointService.DeleteEndpoint
+   */
+  deleteEndpoint: {
+    methodKind: "unary";
+    input: typeof DeleteEndpointRequestSchema;
+    output: typeof DeleteEndpointResponseSchema;
+  },
+  /**
+   * New secret; the old one keeps signing alongside it until the grace period ends.
+   *
+   * @generated from rpc mypay.notifier.v1.WebhookEndpointService.RotateSecret
+   */
+  rotateSecret: {
+    methodKind: "unary";
+    input: typeof RotateSecretRequestSchema;
+    output: typeof RotateSecretResponseSchema;
+  },
+  /**
+   * Messages (one event to one endpoint) with their delivery state.
+   *
+   * @generated from rpc mypay.notifier.v1.WebhookEndpointService.ListMessages
+   */
+  listMessages: {
+    methodKind: "unary";
+    input: typeof ListMessagesRequestSchema;
+    output: typeof ListMessagesResponseSchema;
+  },
+  /**
+   * Delivery attempts of one message.
+   *
+   * @generated from rpc mypay.notifier.v1.WebhookEndpointService.ListAttempts
+   */
+  listAttempts: {
+    methodKind: "unary";
+    input: typeof ListAttemptsRequestSchema;
+    output: typeof ListAttemptsResponseSchema;
+  },
+  /**
+   * Delivers a message again, with the same webhook-id.
+   *
+   * @generated from rpc mypay.notifier.v1.WebhookEndpointService.ReplayMessage
+   */
+  replayMessage: {
+    methodKind: "unary";
+    input: typeof ReplayMessageRequestSchema;
+    output: typeof ReplayMessageResponseSchema;
+  },
+  /**
+   * Re-queues the caller's failed or dead-lettered messages since a time.
+   *
+   * @generated from rpc mypay.notifier.v1.WebhookEndpointService.ReplayMyFailed
+   */
+  replayMyFailed: {
+    methodKind: "unary";
+    input: typeof ReplayMyFailedRequestSchema;
+    output: typeof ReplayMyFailedResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_mypay_notifier_v1_notifier, 1);
 

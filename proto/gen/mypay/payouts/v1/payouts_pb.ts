@@ -8,13 +8,15 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Money } from "../../common/v1/money_pb.ts";
 import { file_mypay_common_v1_money } from "../../common/v1/money_pb.ts";
+import type { PageRequest } from "../../common/v1/paging_pb.ts";
+import { file_mypay_common_v1_paging } from "../../common/v1/paging_pb.ts";
 import type { Message, UnknownEnum } from "@bufbuild/protobuf";
 
 /**
  * Describes the file mypay/payouts/v1/payouts.proto.
  */
 export const file_mypay_payouts_v1_payouts: GenFile = /*@__PURE__*/
-  fileDesc("Ch5teXBheS9wYXlvdXRzL3YxL3BheW91dHMucHJvdG8SEG15cGF5LnBheW91dHMudjEi/wMKBlBheW91dBIKCgJpZBgBIAEoCRITCgttZXJjaGFudF9pZBgCIAEoCRIaChJtZXJjaGFudF9yZWZlcmVuY2UYAyABKAkSJgoGYW1vdW50GAQgASgLMhYubXlwYXkuY29tbW9uLnYxLk1vbmV5Ei4KBnN0YXR1cxgFIAEoDjIeLm15cGF5LnBheW91dHMudjEuUGF5b3V0U3RhdHVzEjQKCWRlc3RfdHlwZRgGIAEoDjIhLm15cGF5LnBheW91dHMudjEuRGVzdGluYXRpb25UeXBlEhEKCWJhbmtfY29kZRgHIAEoCRIWCg5hY2NvdW50X251bWJlchgIIAEoCRIVCg1hY2NvdW50X3RpdGxlGAkgASgJEhUKDXBzcF9yZWZlcmVuY2UYCiABKAkSFAoMZmFpbHVyZV9jb2RlGAsgASgJEhcKD2ZhaWx1cmVfbWVzc2FnZRgMIAEoCRIQCghhdHRlbXB0cxgNIAEoBRIuCgpjcmVhdGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxwcm9jZXNzZWRfYXQYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIuoBChNDcmVhdGVQYXlvdXRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRIaChJtZXJjaGFudF9yZWZlcmVuY2UYAiABKAkSJgoGYW1vdW50GAMgASgLMhYubXlwYXkuY29tbW9uLnYxLk1vbmV5EjQKCWRlc3RfdHlwZRgEIAEoDjIhLm15cGF5LnBheW91dHMudjEuRGVzdGluYXRpb25UeXBlEhEKCWJhbmtfY29kZRgFIAEoCRIWCg5hY2NvdW50X251bWJlchgGIAEoCRIVCg1hY2NvdW50X3RpdGxlGAcgASgJIlIKFENyZWF0ZVBheW91dFJlc3BvbnNlEigKBnBheW91dBgBIAEoCzIYLm15cGF5LnBheW91dHMudjEuUGF5b3V0EhAKCHJlcGxheWVkGAIgASgIIh4KEEdldFBheW91dFJlcXVlc3QSCgoCaWQYASABKAkiPQoRR2V0UGF5b3V0UmVzcG9uc2USKAoGcGF5b3V0GAEgASgLMhgubXlwYXkucGF5b3V0cy52MS5QYXlvdXQqiQIKDFBheW91dFN0YXR1cxIdChlQQVlPVVRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVUEFZT1VUX1NUQVRVU19QRU5ESU5HEAESHAoYUEFZT1VUX1NUQVRVU19QUk9DRVNTSU5HEAISGQoVUEFZT1VUX1NUQVRVU19TVUNDRVNTEAMSGAoUUEFZT1VUX1NUQVRVU19GQUlMRUQQBBIXChNQQVlPVVRfU1RBVFVTX1JFVFJZEAUSGQoVUEFZT1VUX1NUQVRVU19PTl9IT0xEEAYSGwoXUEFZT1VUX1NUQVRVU19JTl9SRVZJRVcQBxIbChdQQVlPVVRfU1RBVFVTX0NBTkNFTExFRBAIKk4KD0Rlc3RpbmF0aW9uVHlwZRIgChxERVNUSU5BVElPTl9UWVBFX1VOU1BFQ0lGSUVEEAASGQoVREVTVElOQVRJT05fVFlQRV9CQU5LEAEyxAEKDVBheW91dFNlcnZpY2USXQoMQ3JlYXRlUGF5b3V0EiUubXlwYXkucGF5b3V0cy52MS5DcmVhdGVQYXlvdXRSZXF1ZXN0GiYubXlwYXkucGF5b3V0cy52MS5DcmVhdGVQYXlvdXRSZXNwb25zZRJUCglHZXRQYXlvdXQSIi5teXBheS5wYXlvdXRzLnYxLkdldFBheW91dFJlcXVlc3QaIy5teXBheS5wYXlvdXRzLnYxLkdldFBheW91dFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_mypay_common_v1_money]);
+  fileDesc("Ch5teXBheS9wYXlvdXRzL3YxL3BheW91dHMucHJvdG8SEG15cGF5LnBheW91dHMudjEitAQKBlBheW91dBIKCgJpZBgBIAEoCRITCgttZXJjaGFudF9pZBgCIAEoCRIaChJtZXJjaGFudF9yZWZlcmVuY2UYAyABKAkSJgoGYW1vdW50GAQgASgLMhYubXlwYXkuY29tbW9uLnYxLk1vbmV5Ei4KBnN0YXR1cxgFIAEoDjIeLm15cGF5LnBheW91dHMudjEuUGF5b3V0U3RhdHVzEjQKCWRlc3RfdHlwZRgGIAEoDjIhLm15cGF5LnBheW91dHMudjEuRGVzdGluYXRpb25UeXBlEhEKCWJhbmtfY29kZRgHIAEoCRIWCg5hY2NvdW50X251bWJlchgIIAEoCRIVCg1hY2NvdW50X3RpdGxlGAkgASgJEhUKDXBzcF9yZWZlcmVuY2UYCiABKAkSFAoMZmFpbHVyZV9jb2RlGAsgASgJEhcKD2ZhaWx1cmVfbWVzc2FnZRgMIAEoCRIQCghhdHRlbXB0cxgNIAEoBRIuCgpjcmVhdGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxwcm9jZXNzZWRfYXQYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD25leHRfYXR0ZW1wdF9hdBgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiswEKEFBheW91dFRyYW5zaXRpb24SLAoEZnJvbRgBIAEoDjIeLm15cGF5LnBheW91dHMudjEuUGF5b3V0U3RhdHVzEioKAnRvGAIgASgOMh4ubXlwYXkucGF5b3V0cy52MS5QYXlvdXRTdGF0dXMSDgoGcmVhc29uGAMgASgJEg0KBWFjdG9yGAQgASgJEiYKAmF0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKnAQoMUGF5b3V0RmlsdGVyEjAKCHN0YXR1c2VzGAEgAygOMh4ubXlwYXkucGF5b3V0cy52MS5QYXlvdXRTdGF0dXMSMQoNY3JlYXRlZF9hZnRlchgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlZF9iZWZvcmUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIuoBChNDcmVhdGVQYXlvdXRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRIaChJtZXJjaGFudF9yZWZlcmVuY2UYAiABKAkSJgoGYW1vdW50GAMgASgLMhYubXlwYXkuY29tbW9uLnYxLk1vbmV5EjQKCWRlc3RfdHlwZRgEIAEoDjIhLm15cGF5LnBheW91dHMudjEuRGVzdGluYXRpb25UeXBlEhEKCWJhbmtfY29kZRgFIAEoCRIWCg5hY2NvdW50X251bWJlchgGIAEoCRIVCg1hY2NvdW50X3RpdGxlGAcgASgJIlIKFENyZWF0ZVBheW91dFJlc3BvbnNlEigKBnBheW91dBgBIAEoCzIYLm15cGF5LnBheW91dHMudjEuUGF5b3V0EhAKCHJlcGxheWVkGAIgASgIIh4KEEdldFBheW91dFJlcXVlc3QSCgoCaWQYASABKAkiPQoRR2V0UGF5b3V0UmVzcG9uc2USKAoGcGF5b3V0GAEgASgLMhgubXlwYXkucGF5b3V0cy52MS5QYXlvdXQicAoSTGlzdFBheW91dHNSZXF1ZXN0Ei4KBmZpbHRlchgBIAEoCzIeLm15cGF5LnBheW91dHMudjEuUGF5b3V0RmlsdGVyEioKBHBhZ2UYAiABKAsyHC5teXBheS5jb21tb24udjEuUGFnZVJlcXVlc3QiUgoTTGlzdFBheW91dHNSZXNwb25zZRIpCgdwYXlvdXRzGAEgAygLMhgubXlwYXkucGF5b3V0cy52MS5QYXlvdXQSEAoIaGFzX21vcmUYAiABKAgiMQoTQ2FuY2VsUGF5b3V0UmVxdWVzdBIKCgJpZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiQAoUQ2FuY2VsUGF5b3V0UmVzcG9uc2USKAoGcGF5b3V0GAEgASgLMhgubXlwYXkucGF5b3V0cy52MS5QYXlvdXQiJQoXR2V0UGF5b3V0SGlzdG9yeVJlcXVlc3QSCgoCaWQYASABKAkiUwoYR2V0UGF5b3V0SGlzdG9yeVJlc3BvbnNlEjcKC3RyYW5zaXRpb25zGAEgAygLMiIubXlwYXkucGF5b3V0cy52MS5QYXlvdXRUcmFuc2l0aW9uIogBChVMaXN0QWxsUGF5b3V0c1JlcXVlc3QSEwoLbWVyY2hhbnRfaWQYASABKAkSLgoGZmlsdGVyGAIgASgLMh4ubXlwYXkucGF5b3V0cy52MS5QYXlvdXRGaWx0ZXISKgoEcGFnZRgDIAEoCzIcLm15cGF5LmNvbW1vbi52MS5QYWdlUmVxdWVzdCJVChZMaXN0QWxsUGF5b3V0c1Jlc3BvbnNlEikKB3BheW91dHMYASADKAsyGC5teXBheS5wYXlvdXRzLnYxLlBheW91dBIQCghoYXNfbW9yZRgCIAEoCCIyChRBcHByb3ZlUGF5b3V0UmVxdWVzdBIKCgJpZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiQQoVQXBwcm92ZVBheW91dFJlc3BvbnNlEigKBnBheW91dBgBIAEoCzIYLm15cGF5LnBheW91dHMudjEuUGF5b3V0IjEKE1JlamVjdFBheW91dFJlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIkAKFFJlamVjdFBheW91dFJlc3BvbnNlEigKBnBheW91dBgBIAEoCzIYLm15cGF5LnBheW91dHMudjEuUGF5b3V0IjAKElJlbGVhc2VIb2xkUmVxdWVzdBIKCgJpZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiPwoTUmVsZWFzZUhvbGRSZXNwb25zZRIoCgZwYXlvdXQYASABKAsyGC5teXBheS5wYXlvdXRzLnYxLlBheW91dCItCg9GYWlsSG9sZFJlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIjwKEEZhaWxIb2xkUmVzcG9uc2USKAoGcGF5b3V0GAEgASgLMhgubXlwYXkucGF5b3V0cy52MS5QYXlvdXQqiQIKDFBheW91dFN0YXR1cxIdChlQQVlPVVRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVUEFZT1VUX1NUQVRVU19QRU5ESU5HEAESHAoYUEFZT1VUX1NUQVRVU19QUk9DRVNTSU5HEAISGQoVUEFZT1VUX1NUQVRVU19TVUNDRVNTEAMSGAoUUEFZT1VUX1NUQVRVU19GQUlMRUQQBBIXChNQQVlPVVRfU1RBVFVTX1JFVFJZEAUSGQoVUEFZT1VUX1NUQVRVU19PTl9IT0xEEAYSGwoXUEFZT1VUX1NUQVRVU19JTl9SRVZJRVcQBxIbChdQQVlPVVRfU1RBVFVTX0NBTkNFTExFRBAIKk4KD0Rlc3RpbmF0aW9uVHlwZRIgChxERVNUSU5BVElPTl9UWVBFX1VOU1BFQ0lGSUVEEAASGQoVREVTVElOQVRJT05fVFlQRV9CQU5LEAEy6gMKDVBheW91dFNlcnZpY2USXQoMQ3JlYXRlUGF5b3V0EiUubXlwYXkucGF5b3V0cy52MS5DcmVhdGVQYXlvdXRSZXF1ZXN0GiYubXlwYXkucGF5b3V0cy52MS5DcmVhdGVQYXlvdXRSZXNwb25zZRJUCglHZXRQYXlvdXQSIi5teXBheS5wYXlvdXRzLnYxLkdldFBheW91dFJlcXVlc3QaIy5teXBheS5wYXlvdXRzLnYxLkdldFBheW91dFJlc3BvbnNlEloKC0xpc3RQYXlvdXRzEiQubXlwYXkucGF5b3V0cy52MS5MaXN0UGF5b3V0c1JlcXVlc3QaJS5teXBheS5wYXlvdXRzLnYxLkxpc3RQYXlvdXRzUmVzcG9uc2USXQoMQ2FuY2VsUGF5b3V0EiUubXlwYXkucGF5b3V0cy52MS5DYW5jZWxQYXlvdXRSZXF1ZXN0GiYubXlwYXkucGF5b3V0cy52MS5DYW5jZWxQYXlvdXRSZXNwb25zZRJpChBHZXRQYXlvdXRIaXN0b3J5EikubXlwYXkucGF5b3V0cy52MS5HZXRQYXlvdXRIaXN0b3J5UmVxdWVzdBoqLm15cGF5LnBheW91dHMudjEuR2V0UGF5b3V0SGlzdG9yeVJlc3BvbnNlMukDChJQYXlvdXRBZG1pblNlcnZpY2USYwoOTGlzdEFsbFBheW91dHMSJy5teXBheS5wYXlvdXRzLnYxLkxpc3RBbGxQYXlvdXRzUmVxdWVzdBooLm15cGF5LnBheW91dHMudjEuTGlzdEFsbFBheW91dHNSZXNwb25zZRJgCg1BcHByb3ZlUGF5b3V0EiYubXlwYXkucGF5b3V0cy52MS5BcHByb3ZlUGF5b3V0UmVxdWVzdBonLm15cGF5LnBheW91dHMudjEuQXBwcm92ZVBheW91dFJlc3BvbnNlEl0KDFJlamVjdFBheW91dBIlLm15cGF5LnBheW91dHMudjEuUmVqZWN0UGF5b3V0UmVxdWVzdBomLm15cGF5LnBheW91dHMudjEuUmVqZWN0UGF5b3V0UmVzcG9uc2USWgoLUmVsZWFzZUhvbGQSJC5teXBheS5wYXlvdXRzLnYxLlJlbGVhc2VIb2xkUmVxdWVzdBolLm15cGF5LnBheW91dHMudjEuUmVsZWFzZUhvbGRSZXNwb25zZRJRCghGYWlsSG9sZBIhLm15cGF5LnBheW91dHMudjEuRmFpbEhvbGRSZXF1ZXN0GiIubXlwYXkucGF5b3V0cy52MS5GYWlsSG9sZFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_mypay_common_v1_money, file_mypay_common_v1_paging]);
 
 /**
  * @generated from message mypay.payouts.v1.Payout
@@ -99,6 +101,13 @@ export type Payout = Message<"mypay.payouts.v1.Payout"> & {
    * @generated from field: google.protobuf.Timestamp processed_at = 16;
    */
   processedAt?: Timestamp | undefined;
+
+  /**
+   * When the processor will next try (PENDING/RETRY); unset otherwise.
+   *
+   * @generated from field: google.protobuf.Timestamp next_attempt_at = 17;
+   */
+  nextAttemptAt?: Timestamp | undefined;
 };
 
 /**
@@ -107,6 +116,74 @@ export type Payout = Message<"mypay.payouts.v1.Payout"> & {
  */
 export const PayoutSchema: GenMessage<Payout> = /*@__PURE__*/
   messageDesc(file_mypay_payouts_v1_payouts, 0);
+
+/**
+ * @generated from message mypay.payouts.v1.PayoutTransition
+ */
+export type PayoutTransition = Message<"mypay.payouts.v1.PayoutTransition"> & {
+  /**
+   * @generated from field: mypay.payouts.v1.PayoutStatus from = 1;
+   */
+  from: PayoutStatus;
+
+  /**
+   * @generated from field: mypay.payouts.v1.PayoutStatus to = 2;
+   */
+  to: PayoutStatus;
+
+  /**
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+
+  /**
+   * Who caused it: `merchant:<id>`, `admin:<id>` or `system:processor`.
+   *
+   * @generated from field: string actor = 4;
+   */
+  actor: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp at = 5;
+   */
+  at?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message mypay.payouts.v1.PayoutTransition.
+ * Use `create(PayoutTransitionSchema)` to create a new message.
+ */
+export const PayoutTransitionSchema: GenMessage<PayoutTransition> = /*@__PURE__*/
+  messageDesc(file_mypay_payouts_v1_payouts, 1);
+
+/**
+ * @generated from message mypay.payouts.v1.PayoutFilter
+ */
+export type PayoutFilter = Message<"mypay.payouts.v1.PayoutFilter"> & {
+  /**
+   * Empty means every status.
+   *
+   * @generated from field: repeated mypay.payouts.v1.PayoutStatus statuses = 1;
+   */
+  statuses: PayoutStatus[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_after = 2;
+   */
+  createdAfter?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_before = 3;
+   */
+  createdBefore?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message mypay.payouts.v1.PayoutFilter.
+ * Use `create(PayoutFilterSchema)` to create a new message.
+ */
+export const PayoutFilterSchema: GenMessage<PayoutFilter> = /*@__PURE__*/
+  messageDesc(file_mypay_payouts_v1_payouts, 2);
 
 /**
  * @generated from message mypay.payouts.v1.CreatePayoutRequest
@@ -156,7 +233,7 @@ export type CreatePayoutRequest = Message<"mypay.payouts.v1.CreatePayoutRequest"
  * Use `create(CreatePayoutRequestSchema)` to create a new message.
  */
 export const CreatePayoutRequestSchema: GenMessage<CreatePayoutRequest> = /*@__PURE__*/
-  messageDesc(file_mypay_payouts_v1_payouts, 1);
+  messageDesc(file_mypay_payouts_v1_payouts, 3);
 
 /**
  * @generated from message mypay.payouts.v1.CreatePayoutResponse
@@ -180,7 +257,7 @@ export type CreatePayoutResponse = Message<"mypay.payouts.v1.CreatePayoutRespons
  * Use `create(CreatePayoutResponseSchema)` to create a new message.
  */
 export const CreatePayoutResponseSchema: GenMessage<CreatePayoutResponse> = /*@__PURE__*/
-  messageDesc(file_mypay_payouts_v1_payouts, 2);
+  messageDesc(file_mypay_payouts_v1_payouts, 4);
 
 /**
  * @generated from message mypay.payouts.v1.GetPayoutRequest
@@ -197,7 +274,7 @@ export type GetPayoutRequest = Message<"mypay.payouts.v1.GetPayoutRequest"> & {
  * Use `create(GetPayoutRequestSchema)` to create a new message.
  */
 export const GetPayoutRequestSchema: GenMessage<GetPayoutRequest> = /*@__PURE__*/
-  messageDesc(file_mypay_payouts_v1_payouts, 3);
+  messageDesc(file_mypay_payouts_v1_payouts, 5);
 
 /**
  * @generated from message mypay.payouts.v1.GetPayoutResponse
@@ -214,7 +291,335 @@ export type GetPayoutResponse = Message<"mypay.payouts.v1.GetPayoutResponse"> & 
  * Use `create(GetPayoutResponseSchema)` to create a new message.
  */
 export const GetPayoutResponseSchema: GenMessage<GetPayoutResponse> = /*@__PURE__*/
-  messageDesc(file_mypay_payouts_v1_payouts, 4);
+  messageDesc(file_mypay_payouts_v1_payouts, 6);
+
+/**
+ * @generated from message mypay.payouts.v1.ListPayoutsRequest
+ */
+export type ListPayoutsRequest = Message<"mypay.payouts.v1.ListPayoutsRequest"> & {
+  /**
+   * @generated from field: mypay.payouts.v1.PayoutFilter filter = 1;
+   */
+  filter?: PayoutFilter | undefined;
+
+  /**
+   * @generated from field: mypay.common.v1.PageRequest page = 2;
+   */
+  page?: PageRequest | undefined;
+};
+
+/**
+ * Describes the message mypay.payouts.v1.ListPayoutsRequest.
+ * Use `create(ListPayoutsRequestSchema)` to create a new message.
+ */
+export const ListPayoutsRequestSchema: GenMessage<ListPayoutsRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_payouts_v1_payouts, 7);
+
+/**
+ * @generated from message mypay.payouts.v1.ListPayoutsResponse
+ */
+export type ListPayoutsResponse = Message<"mypay.payouts.v1.ListPayoutsResponse"> & {
+  /**
+   * @generated from field: repeated mypay.payouts.v1.Payout payouts = 1;
+   */
+  payouts: Payout[];
+
+  /**
+   * @generated from field: bool has_more = 2;
+   */
+  hasMore: boolean;
+};
+
+/**
+ * Describes the message mypay.payouts.v1.ListPayoutsResponse.
+ * Use `create(ListPayoutsResponseSchema)` to create a new message.
+ */
+export const ListPayoutsResponseSchema: GenMessage<ListPayoutsResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_payouts_v1_payouts, 8);
+
+/**
+ * @generated from message mypay.payouts.v1.CancelPayoutRequest
+ */
+export type CancelPayoutRequest = Message<"mypay.payouts.v1.CancelPayoutRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message mypay.payouts.v1.CancelPayoutRequest.
+ * Use `create(CancelPayoutRequestSchema)` to create a new message.
+ */
+export const CancelPayoutRequestSchema: GenMessage<CancelPayoutRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_payouts_v1_payouts, 9);
+
+/**
+ * @generated from message mypay.payouts.v1.CancelPayoutResponse
+ */
+export type CancelPayoutResponse = Message<"mypay.payouts.v1.CancelPayoutResponse"> & {
+  /**
+   * @generated from field: mypay.payouts.v1.Payout payout = 1;
+   */
+  payout?: Payout | undefined;
+};
+
+/**
+ * Describes the message mypay.payouts.v1.CancelPayoutResponse.
+ * Use `create(CancelPayoutResponseSchema)` to create a new message.
+ */
+export const CancelPayoutResponseSchema: GenMessage<CancelPayoutResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_payouts_v1_payouts, 10);
+
+/**
+ * @generated from message mypay.payouts.v1.GetPayoutHistoryRequest
+ */
+export type GetPayoutHistoryRequest = Message<"mypay.payouts.v1.GetPayoutHistoryRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message mypay.payouts.v1.GetPayoutHistoryRequest.
+ * Use `create(GetPayoutHistoryRequestSchema)` to create a new message.
+ */
+export const GetPayoutHistoryRequestSchema: GenMessage<GetPayoutHistoryRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_payouts_v1_payouts, 11);
+
+/**
+ * @generated from message mypay.payouts.v1.GetPayoutHistoryResponse
+ */
+export type GetPayoutHistoryResponse = Message<"mypay.payouts.v1.GetPayoutHistoryResponse"> & {
+  /**
+   * @generated from field: repeated mypay.payouts.v1.PayoutTransition transitions = 1;
+   */
+  transitions: PayoutTransition[];
+};
+
+/**
+ * Describes the message mypay.payouts.v1.GetPayoutHistoryResponse.
+ * Use `create(GetPayoutHistoryResponseSchema)` to create a new message.
+ */
+export const GetPayoutHistoryResponseSchema: GenMessage<GetPayoutHistoryResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_payouts_v1_payouts, 12);
+
+/**
+ * @generated from message mypay.payouts.v1.ListAllPayoutsRequest
+ */
+export type ListAllPayoutsRequest = Message<"mypay.payouts.v1.ListAllPayoutsRequest"> & {
+  /**
+   * Empty for every merchant.
+   *
+   * @generated from field: string merchant_id = 1;
+   */
+  merchantId: string;
+
+  /**
+   * @generated from field: mypay.payouts.v1.PayoutFilter filter = 2;
+   */
+  filter?: PayoutFilter | undefined;
+
+  /**
+   * @generated from field: mypay.common.v1.PageRequest page = 3;
+   */
+  page?: PageRequest | undefined;
+};
+
+/**
+ * Describes the message mypay.payouts.v1.ListAllPayoutsRequest.
+ * Use `create(ListAllPayoutsRequestSchema)` to create a new message.
+ */
+export const ListAllPayoutsRequestSchema: GenMessage<ListAllPayoutsRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_payouts_v1_payouts, 13);
+
+/**
+ * @generated from message mypay.payouts.v1.ListAllPayoutsResponse
+ */
+export type ListAllPayoutsResponse = Message<"mypay.payouts.v1.ListAllPayoutsResponse"> & {
+  /**
+   * @generated from field: repeated mypay.payouts.v1.Payout payouts = 1;
+   */
+  payouts: Payout[];
+
+  /**
+   * @generated from field: bool has_more = 2;
+   */
+  hasMore: boolean;
+};
+
+/**
+ * Describes the message mypay.payouts.v1.ListAllPayoutsResponse.
+ * Use `create(ListAllPayoutsResponseSchema)` to create a new message.
+ */
+export const ListAllPayoutsResponseSchema: GenMessage<ListAllPayoutsResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_payouts_v1_payouts, 14);
+
+/**
+ * @generated from message mypay.payouts.v1.ApprovePayoutRequest
+ */
+export type ApprovePayoutRequest = Message<"mypay.payouts.v1.ApprovePayoutRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message mypay.payouts.v1.ApprovePayoutRequest.
+ * Use `create(ApprovePayoutRequestSchema)` to create a new message.
+ */
+export const ApprovePayoutRequestSchema: GenMessage<ApprovePayoutRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_payouts_v1_payouts, 15);
+
+/**
+ * @generated from message mypay.payouts.v1.ApprovePayoutResponse
+ */
+export type ApprovePayoutResponse = Message<"mypay.payouts.v1.ApprovePayoutResponse"> & {
+  /**
+   * @generated from field: mypay.payouts.v1.Payout payout = 1;
+   */
+  payout?: Payout | undefined;
+};
+
+/**
+ * Describes the message mypay.payouts.v1.ApprovePayoutResponse.
+ * Use `create(ApprovePayoutResponseSchema)` to create a new message.
+ */
+export const ApprovePayoutResponseSchema: GenMessage<ApprovePayoutResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_payouts_v1_payouts, 16);
+
+/**
+ * @generated from message mypay.payouts.v1.RejectPayoutRequest
+ */
+export type RejectPayoutRequest = Message<"mypay.payouts.v1.RejectPayoutRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Required.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message mypay.payouts.v1.RejectPayoutRequest.
+ * Use `create(RejectPayoutRequestSchema)` to create a new message.
+ */
+export const RejectPayoutRequestSchema: GenMessage<RejectPayoutRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_payouts_v1_payouts, 17);
+
+/**
+ * @generated from message mypay.payouts.v1.RejectPayoutResponse
+ */
+export type RejectPayoutResponse = Message<"mypay.payouts.v1.RejectPayoutResponse"> & {
+  /**
+   * @generated from field: mypay.payouts.v1.Payout payout = 1;
+   */
+  payout?: Payout | undefined;
+};
+
+/**
+ * Describes the message mypay.payouts.v1.RejectPayoutResponse.
+ * Use `create(RejectPayoutResponseSchema)` to create a new message.
+ */
+export const RejectPayoutResponseSchema: GenMessage<RejectPayoutResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_payouts_v1_payouts, 18);
+
+/**
+ * @generated from message mypay.payouts.v1.ReleaseHoldRequest
+ */
+export type ReleaseHoldRequest = Message<"mypay.payouts.v1.ReleaseHoldRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message mypay.payouts.v1.ReleaseHoldRequest.
+ * Use `create(ReleaseHoldRequestSchema)` to create a new message.
+ */
+export const ReleaseHoldRequestSchema: GenMessage<ReleaseHoldRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_payouts_v1_payouts, 19);
+
+/**
+ * @generated from message mypay.payouts.v1.ReleaseHoldResponse
+ */
+export type ReleaseHoldResponse = Message<"mypay.payouts.v1.ReleaseHoldResponse"> & {
+  /**
+   * @generated from field: mypay.payouts.v1.Payout payout = 1;
+   */
+  payout?: Payout | undefined;
+};
+
+/**
+ * Describes the message mypay.payouts.v1.ReleaseHoldResponse.
+ * Use `create(ReleaseHoldResponseSchema)` to create a new message.
+ */
+export const ReleaseHoldResponseSchema: GenMessage<ReleaseHoldResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_payouts_v1_payouts, 20);
+
+/**
+ * @generated from message mypay.payouts.v1.FailHoldRequest
+ */
+export type FailHoldRequest = Message<"mypay.payouts.v1.FailHoldRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Required.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message mypay.payouts.v1.FailHoldRequest.
+ * Use `create(FailHoldRequestSchema)` to create a new message.
+ */
+export const FailHoldRequestSchema: GenMessage<FailHoldRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_payouts_v1_payouts, 21);
+
+/**
+ * @generated from message mypay.payouts.v1.FailHoldResponse
+ */
+export type FailHoldResponse = Message<"mypay.payouts.v1.FailHoldResponse"> & {
+  /**
+   * @generated from field: mypay.payouts.v1.Payout payout = 1;
+   */
+  payout?: Payout | undefined;
+};
+
+/**
+ * Describes the message mypay.payouts.v1.FailHoldResponse.
+ * Use `create(FailHoldResponseSchema)` to create a new message.
+ */
+export const FailHoldResponseSchema: GenMessage<FailHoldResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_payouts_v1_payouts, 22);
 
 /**
  * @generated from enum mypay.payouts.v1.PayoutStatus
@@ -330,6 +735,97 @@ export const PayoutService: GenService<{
     input: typeof GetPayoutRequestSchema;
     output: typeof GetPayoutResponseSchema;
   },
+  /**
+   * Lists the caller's payouts, newest first, with cursor paging and filters.
+   *
+   * @generated from rpc mypay.payouts.v1.PayoutService.ListPayouts
+   */
+  listPayouts: {
+    methodKind: "unary";
+    input: typeof ListPayoutsRequestSchema;
+    output: typeof ListPayoutsResponseSchema;
+  },
+  /**
+   * Cancels a PENDING, IN_REVIEW or ON_HOLD payout and releases its funds;
+   * FAILED_PRECONDITION / ILLEGAL_TRANSITION from any other state.
+   *
+   * @generated from rpc mypay.payouts.v1.PayoutService.CancelPayout
+   */
+  cancelPayout: {
+    methodKind: "unary";
+    input: typeof CancelPayoutRequestSchema;
+    output: typeof CancelPayoutResponseSchema;
+  },
+  /**
+   * Every status change of one payout, oldest first.
+   *
+   * @generated from rpc mypay.payouts.v1.PayoutService.GetPayoutHistory
+   */
+  getPayoutHistory: {
+    methodKind: "unary";
+    input: typeof GetPayoutHistoryRequestSchema;
+    output: typeof GetPayoutHistoryResponseSchema;
+  },
 }> = /*@__PURE__*/
   serviceDesc(file_mypay_payouts_v1_payouts, 0);
+
+/**
+ * Operations staff only (the gateway exposes it to the admin key, never to merchants). Acts on any
+ * merchant's payouts; the `mypay-actor` header names who acted, for the audit trail.
+ *
+ * @generated from service mypay.payouts.v1.PayoutAdminService
+ */
+export const PayoutAdminService: GenService<{
+  /**
+   * Payouts of any merchant, filtered (e.g. status IN_REVIEW for the review queue).
+   *
+   * @generated from rpc mypay.payouts.v1.PayoutAdminService.ListAllPayouts
+   */
+  listAllPayouts: {
+    methodKind: "unary";
+    input: typeof ListAllPayoutsRequestSchema;
+    output: typeof ListAllPayoutsResponseSchema;
+  },
+  /**
+   * IN_REVIEW → PENDING.
+   *
+   * @generated from rpc mypay.payouts.v1.PayoutAdminService.ApprovePayout
+   */
+  approvePayout: {
+    methodKind: "unary";
+    input: typeof ApprovePayoutRequestSchema;
+    output: typeof ApprovePayoutResponseSchema;
+  },
+  /**
+   * IN_REVIEW → FAILED (REVIEW_REJECTED), funds released.
+   *
+   * @generated from rpc mypay.payouts.v1.PayoutAdminService.RejectPayout
+   */
+  rejectPayout: {
+    methodKind: "unary";
+    input: typeof RejectPayoutRequestSchema;
+    output: typeof RejectPayoutResponseSchema;
+  },
+  /**
+   * ON_HOLD → PENDING.
+   *
+   * @generated from rpc mypay.payouts.v1.PayoutAdminService.ReleaseHold
+   */
+  releaseHold: {
+    methodKind: "unary";
+    input: typeof ReleaseHoldRequestSchema;
+    output: typeof ReleaseHoldResponseSchema;
+  },
+  /**
+   * ON_HOLD → FAILED, funds released.
+   *
+   * @generated from rpc mypay.payouts.v1.PayoutAdminService.FailHold
+   */
+  failHold: {
+    methodKind: "unary";
+    input: typeof FailHoldRequestSchema;
+    output: typeof FailHoldResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_mypay_payouts_v1_payouts, 1);
 
