@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { currencyExponent, invalidArgument, MAX_MINOR_UNITS, notFound } from "@mypay/kit";
+import { Code, currencyExponent, errorDetails, invalidArgument, MAX_MINOR_UNITS, notFound } from "@mypay/kit";
 import type { Money } from "@mypay/proto/mypay/common/v1/money";
 import {
   type Balance,
@@ -39,6 +39,32 @@ export function ledgerService(store: LedgerStore): Partial<ServiceImpl<typeof Le
       const hold = await store.getHold(required("holdId", req.holdId));
       if (!hold) throw notFound(`hold ${req.holdId}`);
       return { hold: toHold(hold) };
+    },
+    /** Settles each hold in turn; the ledger issue replaces this with one group-committed transaction. */
+    async settleHolds(req) {
+      const results = [];
+      for (const item of req.settlements) {
+        try {
+          const holdId = required("holdId", item.holdId);
+          const hold =
+            item.action === SettleAction.CAPTURE
+              ? await store.capture(holdId)
+              : item.action === SettleAction.RELEASE
+                ? await store.release(holdId)
+                : undefined;
+          if (!hold) throw invalidArgument("action", "must be CAPTURE or RELEASE");
+          results.push({ holdId: item.holdId, hold: toHold(hold) });
+        } catch (err) {
+          const details = errorDetails(err);
+          results.push({
+            holdId: item.holdId,
+            errorCode: Code[details.code] ?? "UNKNOWN",
+            errorReason: details.reason,
+            errorMessage: details.message,
+          });
+        }
+      }
+      return { results };
     },
     async getBalance(req) {
       const merchantId = required("merchantId", req.merchantId);
