@@ -10,6 +10,7 @@ import {
   HoldSchema,
   HoldStatus,
   type LedgerService,
+  SettleAction,
 } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { HoldState } from "./domain/accounts.ts";
 import type { BalanceView, HoldView, LedgerStore } from "./store/ledger-store.ts";
