@@ -1,6 +1,13 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type EntitySchema, type MigrationObject, UniqueConstraintViolationException } from "@mikro-orm/core";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  DeadlockException,
+  type EntitySchema,
+  LockWaitTimeoutException,
+  type MigrationObject,
+  UniqueConstraintViolationException,
+} from "@mikro-orm/core";
 import { MariaDbDriver } from "@mikro-orm/mariadb";
 import { Migrator } from "@mikro-orm/migrations";
 import { MySqlDriver } from "@mikro-orm/mysql";
@@ -42,8 +49,15 @@ export interface Database {
    * driver's own error (mysql2, node:sqlite), not MikroORM's UniqueConstraintViolationException.
    */
   isUniqueViolation(err: unknown): boolean;
+  /**
+   * Runs `work` in one transaction, retrying it (at most 4 times, with jittered backoff) when the
+   * engine aborted it for a deadlock or lock-wait timeout. `work` must be safe to run again.
+   */
+  transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
+
+const MAX_TRANSACTION_ATTEMPTS = 4;
 
 /** The server URL in use, preferring DATABASE_URL over MYSQL_URL; undefined means embedded SQLite. */
 export function serverUrl(settings: StorageSettings): string | undefined {
@@ -130,6 +144,18 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     isUniqueViolation(err) {
       if (err instanceof UniqueConstraintViolationException) return true;
       return err instanceof Error && orm.driver.convertException(err) instanceof UniqueConstraintViolationException;
+    },
+    async transaction(work) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await orm.em.fork().transactional((em) => work(em as EntityManager));
+        } catch (err) {
+          const converted = err instanceof Error ? orm.driver.convertException(err) : err;
+          const retryable = converted instanceof DeadlockException || converted instanceof LockWaitTimeoutException;
+          if (!retryable || attempt >= MAX_TRANSACTION_ATTEMPTS) throw err;
+          await sleep(Math.random() * 5 * 2 ** attempt);
+        }
+      }
     },
     close: () => orm.close(),
   };

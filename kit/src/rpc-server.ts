@@ -1,7 +1,8 @@
 import type { ServerResponse } from "node:http";
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Registry } from "prom-client";
+import { REQUEST_ID_HEADER } from "./headers.ts";
 import { Health, healthService, type ReadinessCheck } from "./health.ts";
 import { type DualListener, listenHttp1And2, type NodeHandler } from "./http-listener.ts";
 import type { Logger } from "./logger.ts";
@@ -59,7 +60,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<DualLis
       router.service(Health, healthService(ready, undefined, stopping.signal));
       options.routes(router);
     },
-    interceptors: options.interceptors,
+    interceptors: [logUnexpectedErrors(logger), ...(options.interceptors ?? [])],
     fallback: probes,
   });
   const listener = await listenHttp1And2(handler, options.port, options.host);
@@ -70,5 +71,25 @@ export async function startRpcServer(options: RpcServerOptions): Promise<DualLis
       stopping.abort();
       return listener.close();
     },
+  };
+}
+
+/**
+ * Logs every error that is not a deliberate ConnectError (a bug or an infrastructure failure) with its
+ * stack and request id; the caller only ever sees INTERNAL with no details.
+ */
+function logUnexpectedErrors(logger: Logger): Interceptor {
+  return (next) => async (req) => {
+    try {
+      return await next(req);
+    } catch (err) {
+      if (!(err instanceof ConnectError) || err.code === Code.Internal || err.code === Code.Unknown) {
+        logger.error(
+          { err, rpc: `${req.service.typeName}/${req.method.name}`, requestId: req.header.get(REQUEST_ID_HEADER) },
+          "rpc failed unexpectedly",
+        );
+      }
+      throw err;
+    }
   };
 }

@@ -1,0 +1,297 @@
+/**
+ * End-to-end benchmark: what a merchant experiences, against the machine's own limits, in one run.
+ *   npm run bench -- [--quick] [--soak] [--seconds N] [--concurrency N]
+ * See bench/README.md for the method. Loopback only, bounded in time, drops its databases.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { dropTestDatabases, type StorageSettings } from "@mypay/kit";
+import { verifyWebhook } from "@mypay/sdk";
+import { Pool } from "undici";
+import { freePort, type RunningMesh, startMesh } from "../e2e/mesh.ts";
+import { bareHttpRate, httpGetRate, rawCommitRate } from "./lib/baselines.ts";
+import { closedLoop, openLoop, percentile, progress } from "./lib/load.ts";
+import { watchServices } from "./lib/service-stats.ts";
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    soak: { type: "boolean", default: false },
+    seconds: { type: "string" },
+    concurrency: { type: "string", default: "64" },
+  },
+});
+const phaseMs = 1000 * Number(values.seconds ?? (values.quick ? 3 : 15));
+const concurrency = Number(values.concurrency);
+const API_KEY = "mypay_test_sandbox_4f7c2a9e1b3d5f60";
+const serverUrl = process.env.MYSQL_URL || process.env.DATABASE_URL || "mysql://root@127.0.0.1:3306";
+const runId = `bench${Date.now().toString(36)}`;
+const storageFor = (name: string): StorageSettings => ({
+  DATABASE_URL: serverUrl,
+  DATABASE_PREFIX: `${runId}${name}`,
+  DATA_DIR: join(".data", runId),
+});
+
+/** A webhook receiver that verifies every signature and notes when each payout's final event arrived. */
+class Receiver {
+  readonly final = new Map<string, { at: number; data: { createdAt: string; processedAt: string | null } }>();
+  badSignatures = 0;
+  secret = "";
+  #server: Server | undefined;
+  port = 0;
+
+  async start(): Promise<void> {
+    this.#server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", async () => {
+        try {
+          const event = await verifyWebhook<{
+            payoutId: string;
+            status: string;
+            data: { createdAt: string; processedAt: string | null };
+          }>(Buffer.concat(chunks).toString("utf8"), req.headers as Record<string, string>, this.secret);
+          if (event.status === "SUCCESS" && !this.final.has(event.payoutId)) {
+            this.final.set(event.payoutId, { at: performance.now(), data: event.data });
+          }
+        } catch {
+          this.badSignatures++;
+        }
+        res.writeHead(200).end();
+      });
+    });
+    this.port = await freePort();
+    await new Promise<void>((r) => this.#server!.listen(this.port, "127.0.0.1", r));
+  }
+
+  close(): void {
+    this.#server?.close();
+  }
+}
+
+/** Drives creates through the gateway's REST API and follows each payout to its SUCCESS webhook. */
+class PayoutDriver {
+  readonly createdAt = new Map<string, number>();
+  readonly failures = new Map<string, number>();
+  readonly receiver: Receiver;
+  readonly #gateway: Pool;
+  #n = 0;
+
+  constructor(mesh: RunningMesh, receiver: Receiver) {
+    this.receiver = receiver;
+    this.#gateway = new Pool(mesh.gatewayUrl, { connections: concurrency });
+  }
+
+  async register(): Promise<void> {
+    const res = await this.#gateway.request({
+      method: "POST",
+      path: "/api/v1/webhook-endpoints",
+      headers: { "x-api-key": API_KEY, "content-type": "application/json" },
+      body: JSON.stringify({ url: `http://127.0.0.1:${this.receiver.port}/hooks` }),
+    });
+    this.receiver.secret = ((await res.body.json()) as { secret: string }).secret;
+  }
+
+  readonly create = async (): Promise<boolean> => {
+    const n = this.#n++;
+    const t0 = performance.now();
+    const res = await this.#gateway.request({
+      method: "POST",
+      path: "/api/v1/payouts",
+      headers: { "x-api-key": API_KEY, "content-type": "application/json", "x-idempotency-key": `${runId}-${n}` },
+      body: JSON.stringify({
+        merchantReference: `bench-${n}`,
+        amount: "1.00",
+        currency: "PKR",
+        destType: "BANK",
+        bankCode: "HBL",
+        accountNumber: "1234560001",
+        accountTitle: "Bench",
+      }),
+    });
+    const body = (await res.body.json()) as { id?: string; error?: { code: string } };
+    if (res.statusCode !== 201 || !body.id) {
+      const key = `${res.statusCode} ${body.error?.code ?? ""}`.trim();
+      this.failures.set(key, (this.failures.get(key) ?? 0) + 1);
+      return false;
+    }
+    this.createdAt.set(body.id, t0);
+    return true;
+  };
+
+  /** Waits until every created payout's SUCCESS webhook arrived (or `ms` passed); returns how many are missing. */
+  async settle(ms: number): Promise<number> {
+    const deadline = Date.now() + ms;
+    const done = progress("waiting for every SUCCESS webhook", deadline);
+    const missing = () => [...this.createdAt.keys()].filter((id) => !this.receiver.final.has(id)).length;
+    while (missing() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    done();
+    return missing();
+  }
+
+  /** Created → webhook received, and PENDING → SUCCESS (the payout's own timestamps), for payouts created by this driver since `from`. */
+  latencies(ids: Iterable<string>) {
+    const toWebhook: number[] = [];
+    const toSuccess: number[] = [];
+    for (const id of ids) {
+      const final = this.receiver.final.get(id);
+      const t0 = this.createdAt.get(id);
+      if (!final || t0 === undefined) continue;
+      toWebhook.push(final.at - t0);
+      if (final.data.processedAt) toSuccess.push(Date.parse(final.data.processedAt) - Date.parse(final.data.createdAt));
+    }
+    return { toWebhook: toWebhook.sort((a, b) => a - b), toSuccess: toSuccess.sort((a, b) => a - b) };
+  }
+
+  close(): Promise<void> {
+    return this.#gateway.close();
+  }
+}
+
+async function withMesh<T>(
+  name: string,
+  env: Record<string, string>,
+  run: (mesh: RunningMesh, driver: PayoutDriver) => Promise<T>,
+) {
+  const receiver = new Receiver();
+  await receiver.start();
+  const mesh = await startMesh(storageFor(name), { LOG_LEVEL: "error", ...env });
+  const driver = new PayoutDriver(mesh, receiver);
+  try {
+    await driver.register();
+    return await run(mesh, driver);
+  } finally {
+    await driver.close();
+    await mesh.stop();
+    receiver.close();
+    await dropTestDatabases(storageFor(name));
+  }
+}
+
+const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : "n/a");
+const rate = (v: number) => `${v.toFixed(0)}/s`;
+const pcts = (sorted: number[], ps: number[]) => ps.map((p) => ms(percentile(sorted, p))).join(" / ");
+
+console.log(`MyPay end-to-end benchmark · ${phaseMs / 1000} s phases · concurrency ${concurrency} · MariaDB/MySQL`);
+
+const rawHot = await rawCommitRate(serverUrl, `${runId}_raw_hot`, 1, concurrency, phaseMs);
+const rawSpread = await rawCommitRate(serverUrl, `${runId}_raw_spread`, 1000, concurrency, phaseMs);
+const bare = await bareHttpRate(concurrency, phaseMs);
+
+const mesh = await withMesh("mesh", { BANK_DELAY_MS: "0" }, async (running, driver) => {
+  const watch = watchServices(running.ports);
+  const loopStart = performance.now();
+  const max = await closedLoop(concurrency, phaseMs, "max load: creates (closed loop)", driver.create);
+  const maxIds = [...driver.createdAt.keys()];
+  const unsettledMax = await driver.settle(120_000);
+  const lastReceipt = Math.max(...maxIds.map((id) => driver.receiver.final.get(id)?.at ?? 0));
+  const settledPerSecond = (maxIds.length - unsettledMax) / ((lastReceipt - loopStart) / 1000);
+
+  const halfRate = Math.max(1, Math.floor(settledPerSecond / 2));
+  const before = new Set(driver.createdAt.keys());
+  const half = await openLoop(halfRate, phaseMs, `half load: ${halfRate} creates/s (open loop)`, driver.create);
+  const unsettledHalf = await driver.settle(60_000);
+  const halfIds = [...driver.createdAt.keys()].filter((id) => !before.has(id));
+  const halfLatency = driver.latencies(halfIds);
+
+  const someId = maxIds[0] ?? "po_none";
+  const gets = await httpGetRate(
+    running.gatewayUrl,
+    `/api/v1/payouts/${someId}`,
+    { "x-api-key": API_KEY },
+    concurrency,
+    phaseMs,
+    "GET payout via gateway",
+  );
+  const services = await watch.stop();
+
+  let soak: Array<{ service: string; rssStartMb: number; rssEndMb: number; loopP99Ms: number }> | undefined;
+  if (values.soak) {
+    const soakWatch = watchServices(running.ports, 10_000);
+    await openLoop(halfRate, 600_000, `soak: ${halfRate} creates/s for 10 min`, driver.create);
+    await driver.settle(60_000);
+    await soakWatch.stop();
+    soak = Object.keys(running.ports).map((key) => {
+      const service = key.replace(/_PORT$/, "").toLowerCase();
+      const series = soakWatch.samples.filter((s) => s.service === service).map((s) => s.sample);
+      return {
+        service,
+        rssStartMb: (series[1]?.rssBytes ?? Number.NaN) / 2 ** 20,
+        rssEndMb: (series.at(-1)?.rssBytes ?? Number.NaN) / 2 ** 20,
+        loopP99Ms: 1000 * Math.max(...series.map((s) => s.eventLoopP99Seconds)),
+      };
+    });
+  }
+  return {
+    max,
+    settledPerSecond,
+    half,
+    halfRate,
+    halfLatency,
+    gets,
+    services,
+    soak,
+    unsettled: unsettledMax + unsettledHalf,
+    badSignatures: driver.receiver.badSignatures,
+    failures: Object.fromEntries(driver.failures),
+  };
+});
+
+// The old system: 5 s poll, 10 rows a batch, one at a time, 1 s bank call.
+const seedWindowMs = values.quick ? 12_000 : 30_000;
+const seed = await withMesh("seed", { PAYOUTS_SEED_MODE: "true", BANK_DELAY_MS: "1000" }, async (_running, driver) => {
+  const started = performance.now();
+  for (let i = 0; i < 100; i++) await driver.create();
+  const done = progress("seed configuration: settling", Date.now() + seedWindowMs);
+  await new Promise((r) => setTimeout(r, seedWindowMs - (performance.now() - started)));
+  done();
+  const settled = [...driver.receiver.final.values()].filter((f) => f.at - started <= seedWindowMs).length;
+  return { settled, perSecond: settled / (seedWindowMs / 1000) };
+});
+
+const errors = mesh.max.errors + mesh.half.errors + mesh.gets.errors + mesh.badSignatures + mesh.unsettled;
+const table: Array<[string, string]> = [
+  ["raw commits/s: hot row / 1,000 rows", `${rate(rawHot.perSecond)} / ${rate(rawSpread.perSecond)}`],
+  ["bare HTTP GET/s", rate(bare.perSecond)],
+  ["max load: creates/s", rate(mesh.max.perSecond)],
+  ["max load: settled payouts/s (→ SUCCESS webhook)", rate(mesh.settledPerSecond)],
+  [`half load (${mesh.halfRate}/s): create p50 / p95 / p99`, pcts(mesh.half.latencies, [50, 95, 99])],
+  ["half load: PENDING → SUCCESS p50 / p99", pcts(mesh.halfLatency.toSuccess, [50, 99])],
+  ["half load: create → webhook received p50 / p99", pcts(mesh.halfLatency.toWebhook, [50, 99])],
+  ["gateway GET payout/s", rate(mesh.gets.perSecond)],
+  [
+    "seed configuration: settled payouts/s",
+    `${seed.perSecond.toFixed(2)}/s (${seed.settled} in ${seedWindowMs / 1000} s)`,
+  ],
+  ...mesh.services.map((s): [string, string] => [
+    `${s.service}: peak RSS · CPU s`,
+    `${s.peakRssMb.toFixed(0)} MB · ${s.cpuSeconds.toFixed(1)} s`,
+  ]),
+  ...(mesh.soak ?? []).map((s): [string, string] => [
+    `soak ${s.service}: RSS start → end · loop p99`,
+    `${s.rssStartMb.toFixed(0)} → ${s.rssEndMb.toFixed(0)} MB · ${s.loopP99Ms.toFixed(1)} ms`,
+  ]),
+  [
+    "errors (create, GET, bad signatures, unsettled)",
+    `${mesh.max.errors + mesh.half.errors}, ${mesh.gets.errors}, ${mesh.badSignatures}, ${mesh.unsettled}`,
+  ],
+  ["ratio settled/s ÷ raw spread commits/s", (mesh.settledPerSecond / rawSpread.perSecond).toFixed(3)],
+  [
+    "ratio mesh ÷ seed configuration",
+    seed.perSecond > 0 ? `${(mesh.settledPerSecond / seed.perSecond).toFixed(0)}×` : "n/a",
+  ],
+  ["ratio gateway GET ÷ bare HTTP", (mesh.gets.perSecond / bare.perSecond).toFixed(3)],
+];
+const width = Math.max(...table.map(([k]) => k.length));
+for (const [k, v] of table) console.log(`  ${k.padEnd(width)}  ${v}`);
+if (Object.keys(mesh.failures).length > 0) console.log(`  create failures by status: ${JSON.stringify(mesh.failures)}`);
+mkdirSync(join(import.meta.dirname, "results"), { recursive: true });
+const file = join(import.meta.dirname, "results", `${new Date().toISOString().replaceAll(":", "-")}.json`);
+writeFileSync(
+  file,
+  `${JSON.stringify({ phaseMs, concurrency, table: Object.fromEntries(table), failures: mesh.failures }, null, 2)}\n`,
+);
+console.log(`results written to ${file}`);
+process.exit(errors === 0 ? 0 : 1);
