@@ -17,11 +17,15 @@ export async function freePort(): Promise<number> {
 }
 
 export interface RunningMesh {
+  /** The launcher's process id (the services are its children). */
+  pid: number;
   gatewayUrl: string;
   ports: Record<string, number>;
   /** Everything the launcher printed, for diagnostics. */
   output: string[];
   stop(): Promise<number | null>;
+  /** Resolves with the launcher's exit code when it exits, for whatever reason. */
+  exited: Promise<number | null>;
 }
 
 /**
@@ -66,13 +70,15 @@ export async function startMesh(storage: StorageSettings, extraEnv: Record<strin
   });
   await ready;
   return {
+    pid: child.pid!,
     gatewayUrl: `http://127.0.0.1:${ports.GATEWAY_PORT}`,
     ports,
     output,
     async stop() {
-      if (child.exitCode === null) child.kill("SIGINT");
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
       return exited;
     },
+    exited,
   };
 }
 
