@@ -1,0 +1,195 @@
+import { createServer, type Server } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
+import { dropTestDatabases, testStorage } from "@mypay/kit";
+import { verifyWebhook } from "@mypay/sdk";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "./mesh.ts";
+import { SERVICE_NAMES, ServiceSet } from "./services.ts";
+
+/**
+ * Chaos: a steady load of creates while each service in turn is SIGKILLed and restarted. Clients
+ * behave like real ones: on a 5xx or a broken connection they retry with the same idempotency key.
+ * Afterwards every payout must be in its correct final state, the money must add up exactly, and
+ * every final state must have reached the webhook receiver with a valid signature.
+ * `CHAOS_SECONDS` sets the length of the load (20 s by default; `npm run test:chaos` runs longer).
+ */
+const API_KEY = "mypay_test_sandbox_4f7c2a9e1b3d5f60";
+const LOAD_MS = 1000 * Number(process.env.CHAOS_SECONDS ?? 20);
+const storage = testStorage();
+const engine = storage.DATABASE_URL ? "MariaDB/MySQL" : "embedded SQLite";
+
+interface Outcome {
+  key: string;
+  expected: "SUCCESS" | "FAILED";
+  id?: string;
+  /** Every status the client saw before it got its answer (5xx and network errors included). */
+  seen: string[];
+}
+
+describe(`chaos on ${engine}: SIGKILL each service under load`, () => {
+  let services: ServiceSet;
+  let receiver: Server;
+  let secret = "";
+  const finals = new Map<string, string>();
+  let badSignatures = 0;
+
+  const gateway = (path: string, init: RequestInit = {}) =>
+    fetch(`${services.url("gateway")}${path}`, {
+      ...init,
+      headers: { "x-api-key": API_KEY, "content-type": "application/json", ...(init.headers ?? {}) },
+      signal: AbortSignal.timeout(10_000),
+    });
+
+  beforeAll(async () => {
+    const receiverPort = await freePort();
+    receiver = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", async () => {
+        try {
+          const event = await verifyWebhook<{ payoutId: string; status: string }>(
+            Buffer.concat(chunks).toString("utf8"),
+            req.headers as Record<string, string>,
+            secret,
+          );
+          if (event.status === "SUCCESS" || event.status === "FAILED") finals.set(event.payoutId, event.status);
+        } catch {
+          badSignatures++;
+        }
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(receiverPort, "127.0.0.1", r));
+    services = await ServiceSet.create(storage, {
+      BANK_DELAY_MS: "20",
+      PROCESSOR_LEASE_MS: "2000",
+      RETRY_BASE_MS: "100",
+      RETRY_CAP_MS: "1000",
+      RPC_TIMEOUT_MS: "3000",
+      NOTIFIER_RETRY_SCHEDULE: "0s,500ms,1s,1s,2s,2s,5s,5s,5s,5s",
+      NOTIFIER_TIMEOUT_MS: "3000",
+      SHUTDOWN_TIMEOUT_MS: "3000",
+    });
+    await services.startAll();
+    const res = await gateway("/api/v1/webhook-endpoints", {
+      method: "POST",
+      body: JSON.stringify({ url: `http://127.0.0.1:${receiverPort}/hooks` }),
+    });
+    expect(res.status).toBe(201);
+    secret = ((await res.json()) as { secret: string }).secret;
+  }, 120_000);
+
+  afterAll(async () => {
+    await services?.stopAll();
+    receiver?.close();
+    await dropTestDatabases(storage);
+  });
+
+  /** Creates one payout like a careful client: retries 5xx and network errors with the same key. */
+  async function createUntilAnswered(outcome: Outcome): Promise<void> {
+    const suffix = outcome.expected === "SUCCESS" ? "0001" : "0003";
+    const body = JSON.stringify({
+      merchantReference: outcome.key,
+      amount: "10.00",
+      currency: "PKR",
+      destType: "BANK",
+      bankCode: "HBL",
+      accountNumber: `987654${suffix}`,
+      accountTitle: "Chaos",
+    });
+    for (let attempt = 0; attempt < 200; attempt++) {
+      try {
+        const res = await gateway("/api/v1/payouts", {
+          method: "POST",
+          body,
+          headers: { "x-idempotency-key": outcome.key },
+        });
+        outcome.seen.push(String(res.status));
+        if (res.status === 201) {
+          outcome.id = ((await res.json()) as { id: string }).id;
+          return;
+        }
+        if (res.status < 500 && res.status !== 409 && res.status !== 429)
+          throw new Error(`${outcome.key}: ${res.status} ${await res.text()}`);
+      } catch (err) {
+        if (err instanceof Error && err.message.startsWith(outcome.key)) throw err;
+        outcome.seen.push("network");
+      }
+      await sleep(100 + Math.random() * 200);
+    }
+    throw new Error(`${outcome.key}: no answer after 200 attempts (${outcome.seen.join(",")})`);
+  }
+
+  it("settles every payout exactly once with the money adding up", async () => {
+    const outcomes: Outcome[] = [];
+    const endsAt = Date.now() + LOAD_MS;
+    const load = Promise.all(
+      Array.from({ length: 8 }, async (_, worker) => {
+        for (let i = 0; Date.now() < endsAt; i++) {
+          const outcome: Outcome = {
+            key: `chaos-${worker}-${i}`,
+            expected: i % 4 === 3 ? "FAILED" : "SUCCESS",
+            seen: [],
+          };
+          outcomes.push(outcome);
+          await createUntilAnswered(outcome);
+        }
+      }),
+    );
+    const kills: string[] = [];
+    const chaos = (async () => {
+      for (let round = 0; Date.now() < endsAt - 2000; round++) {
+        await sleep(1500 + Math.random() * 1500);
+        const victim = SERVICE_NAMES[round % SERVICE_NAMES.length]!;
+        await services.kill(victim);
+        kills.push(victim);
+        await sleep(200 + Math.random() * 500);
+        await services.start(victim);
+      }
+    })();
+    await Promise.all([load, chaos]);
+    console.log(`[chaos] ${outcomes.length} payouts, kills: ${kills.join(", ")}`);
+    expect(kills.length).toBeGreaterThanOrEqual(Math.min(4, Math.floor(LOAD_MS / 4000)));
+
+    // Every payout reaches its expected final state.
+    const deadline = Date.now() + 90_000;
+    const pending = new Set(outcomes);
+    while (pending.size > 0 && Date.now() < deadline) {
+      for (const outcome of [...pending]) {
+        const res = await gateway(`/api/v1/payouts/${outcome.id}`).catch(() => undefined);
+        if (!res?.ok) continue;
+        const payout = (await res.json()) as { status: string };
+        if (payout.status === outcome.expected) pending.delete(outcome);
+        else expect(["PENDING", "PROCESSING", "RETRY"]).toContain(payout.status);
+      }
+      if (pending.size > 0) await sleep(500);
+    }
+    expect([...pending].map((o) => o.key)).toEqual([]);
+
+    // No duplicates: one payout per idempotency key.
+    expect(new Set(outcomes.map((o) => o.id)).size).toBe(outcomes.length);
+
+    // The money adds up: every hold captured or released exactly once.
+    const succeeded = outcomes.filter((o) => o.expected === "SUCCESS").length;
+    const expectedBalance = (100_000_000 - succeeded * 1000) / 100;
+    const balanceDeadline = Date.now() + 60_000;
+    let balance: Record<string, string> = {};
+    while (Date.now() < balanceDeadline) {
+      balance = (await (await gateway("/api/v1/balance")).json()) as Record<string, string>;
+      if (balance.locked === "0.00") break;
+      await sleep(500);
+    }
+    expect(balance).toMatchObject({
+      balance: expectedBalance.toFixed(2),
+      locked: "0.00",
+      available: expectedBalance.toFixed(2),
+    });
+
+    // Every final state was delivered (at least once), signed.
+    const webhookDeadline = Date.now() + 60_000;
+    const undelivered = () => outcomes.filter((o) => finals.get(o.id!) !== o.expected);
+    while (undelivered().length > 0 && Date.now() < webhookDeadline) await sleep(500);
+    expect(undelivered().map((o) => o.key)).toEqual([]);
+    expect(badSignatures).toBe(0);
+  }, 300_000);
+});

@@ -1,0 +1,98 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { type StorageSettings, storageEnv } from "@mypay/kit";
+import { freePort } from "./mesh.ts";
+
+const root = resolve(import.meta.dirname, "..");
+export const SERVICE_NAMES = ["ledger", "notifier", "payouts", "gateway"] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+/**
+ * The four services as separately controlled processes (unlike the launcher, which stops the whole mesh
+ * when one dies), so tests can kill and restart any one of them.
+ */
+export class ServiceSet {
+  readonly ports: Record<ServiceName, number>;
+  readonly output: string[] = [];
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #running = new Map<ServiceName, ChildProcess>();
+
+  private constructor(ports: Record<ServiceName, number>, env: NodeJS.ProcessEnv) {
+    this.ports = ports;
+    this.#env = env;
+  }
+
+  static async create(storage: StorageSettings, extraEnv: Record<string, string> = {}): Promise<ServiceSet> {
+    const ports = {
+      ledger: await freePort(),
+      notifier: await freePort(),
+      payouts: await freePort(),
+      gateway: await freePort(),
+    };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...storageEnv(storage), LOG_LEVEL: "warn", ...extraEnv };
+    if (!storage.DATABASE_URL) {
+      delete env.DATABASE_URL;
+      delete env.MYSQL_URL;
+    }
+    for (const name of SERVICE_NAMES) {
+      env[`${name.toUpperCase()}_PORT`] = String(ports[name]);
+      env[`${name.toUpperCase()}_URL`] = `http://127.0.0.1:${ports[name]}`;
+    }
+    return new ServiceSet(ports, env);
+  }
+
+  url(name: ServiceName): string {
+    return `http://127.0.0.1:${this.ports[name]}`;
+  }
+
+  /** Starts a service and resolves once its /readyz answers 200. */
+  async start(name: ServiceName): Promise<void> {
+    const child = spawn(process.execPath, [resolve(root, "services", name, "src", "main.ts")], {
+      cwd: root,
+      env: this.#env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.#running.set(name, child);
+    for (const stream of [child.stdout!, child.stderr!]) {
+      createInterface({ input: stream }).on("line", (line) => this.output.push(`[${name}] ${line}`));
+    }
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null)
+        throw new Error(`${name} exited with ${child.exitCode}:\n${this.output.slice(-20).join("\n")}`);
+      const ok = await fetch(`${this.url(name)}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`${name} not ready in 60 s`);
+  }
+
+  async startAll(): Promise<void> {
+    await Promise.all(SERVICE_NAMES.map((name) => this.start(name)));
+  }
+
+  /** Kills a service without warning (no graceful shutdown) and waits until it is gone. */
+  async kill(name: ServiceName): Promise<void> {
+    const child = this.#running.get(name);
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise((r) => child.once("exit", r));
+    child.kill("SIGKILL");
+    await gone;
+  }
+
+  /** Stops every service gracefully (SIGTERM) and waits for them. */
+  async stopAll(): Promise<void> {
+    await Promise.all(
+      [...this.#running.values()].map((child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+        const gone = new Promise((r) => child.once("exit", r));
+        child.kill("SIGTERM");
+        return gone;
+      }),
+    );
+  }
+}
