@@ -63,6 +63,7 @@ describe(`chaos on ${engine}: SIGKILL each service under load`, () => {
     services = await ServiceSet.create(storage, {
       BANK_DELAY_MS: "20",
       PROCESSOR_LEASE_MS: "2000",
+      IDEMPOTENCY_LOCK_MS: "3000",
       RETRY_BASE_MS: "100",
       RETRY_CAP_MS: "1000",
       RPC_TIMEOUT_MS: "3000",

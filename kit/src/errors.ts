@@ -18,6 +18,16 @@ export const Reason = {
   UNAUTHENTICATED: "UNAUTHENTICATED",
   UNAVAILABLE: "UNAVAILABLE",
   INTERNAL: "INTERNAL",
+  /** A bounded backlog is full: retry later (RESOURCE_EXHAUSTED; REST 503 with Retry-After). */
+  BACKLOG_FULL: "BACKLOG_FULL",
+  /** The payout's status does not allow the operation (FAILED_PRECONDITION; metadata.currentStatus). */
+  ILLEGAL_TRANSITION: "ILLEGAL_TRANSITION",
+  /** Failure code of a payout rejected in review. */
+  REVIEW_REJECTED: "REVIEW_REJECTED",
+  /** A create that crashed mid-way was given up and its hold released; the key cannot be reused. */
+  REQUEST_ABANDONED: "REQUEST_ABANDONED",
+  /** A webhook message cannot be replayed to a disabled or deleted endpoint. */
+  ENDPOINT_DISABLED: "ENDPOINT_DISABLED",
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 

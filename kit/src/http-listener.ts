@@ -46,7 +46,8 @@ export async function listenHttp1And2(handler: NodeHandler, port: number, host: 
     session.on("close", () => sessions.delete(session));
   });
 
-  const server = net.createServer((socket) => {
+  // No Nagle delay: RPCs are small request/response pairs and latency matters more than packet count.
+  const server = net.createServer({ noDelay: true, keepAlive: true }, (socket) => {
     if (closing) return void socket.destroy();
     undecided.add(socket);
     socket.on("close", () => {

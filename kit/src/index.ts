@@ -19,7 +19,8 @@ export {
   notFound,
   Reason,
 } from "./errors.ts";
-export { isValidRequestId, MERCHANT_HEADER, REQUEST_ID_HEADER } from "./headers.ts";
+export { type GroupCommitOptions, GroupCommitter, type Outcome } from "./group-commit.ts";
+export { ACTOR_HEADER, isValidRequestId, MERCHANT_HEADER, REQUEST_ID_HEADER, randomRequestId } from "./headers.ts";
 export { healthService, type ReadinessCheck } from "./health.ts";
 export { type DualListener, listenHttp1And2, type NodeHandler } from "./http-listener.ts";
 export { createLogger, type Logger } from "./logger.ts";

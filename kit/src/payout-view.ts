@@ -25,6 +25,8 @@ export interface PayoutView {
   createdAt: string | null;
   updatedAt: string | null;
   processedAt: string | null;
+  /** When the processor will next try (PENDING/RETRY), else null. */
+  nextAttemptAt: string | null;
 }
 
 /** "PAYOUT_STATUS_SUCCESS" → "SUCCESS": the seed's status names. */
@@ -52,5 +54,6 @@ export function payoutView(payout: Payout): PayoutView {
     createdAt: iso(payout.createdAt),
     updatedAt: iso(payout.updatedAt),
     processedAt: iso(payout.processedAt),
+    nextAttemptAt: iso(payout.nextAttemptAt),
   };
 }

@@ -2,7 +2,7 @@ import type { ServerResponse } from "node:http";
 import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Registry } from "prom-client";
-import { REQUEST_ID_HEADER } from "./headers.ts";
+import { isValidRequestId, REQUEST_ID_HEADER, randomRequestId } from "./headers.ts";
 import { Health, healthService, type ReadinessCheck } from "./health.ts";
 import { type DualListener, listenHttp1And2, type NodeHandler } from "./http-listener.ts";
 import type { Logger } from "./logger.ts";
@@ -32,7 +32,15 @@ export async function startRpcServer(options: RpcServerOptions): Promise<DualLis
   const probes: NodeHandler = (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     const send = (status: number, type: string, body: string) => {
-      (res as ServerResponse).writeHead(status, { "content-type": type, "cache-control": "no-store" });
+      const given = req.headers[REQUEST_ID_HEADER];
+      const requestId = isValidRequestId(typeof given === "string" ? given : undefined)
+        ? (given as string)
+        : randomRequestId();
+      (res as ServerResponse).writeHead(status, {
+        "content-type": type,
+        "cache-control": "no-store",
+        [REQUEST_ID_HEADER]: requestId,
+      });
       (res as ServerResponse).end(body);
     };
     if (path === "/healthz") return send(200, "application/json", '{"status":"ok"}');

@@ -1,6 +1,9 @@
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import { signWebhook, verifyWebhook, WebhookVerificationError } from "./webhooks.ts";
+import { isPayoutUpdatedEvent } from "./events.ts";
+import { WEBHOOK_FIXTURES, webhookFixture } from "./fixtures.ts";
+import { createWebhookTestServer } from "./testing.ts";
+import { generateTestHeaders, signWebhook, verifyWebhook, WebhookVerificationError, webhooks } from "./webhooks.ts";
 
 // The Standard Webhooks specification's published example.
 const SPEC = {
@@ -58,5 +61,67 @@ describe("webhook signatures", () => {
     await expect(old).rejects.toThrow(/too old/);
     const future = verifyWebhook(SPEC.body, headers(SPEC.signature), SPEC.secret, { nowSeconds: SPEC.timestamp - 301 });
     await expect(future).rejects.toThrow(/future/);
+  });
+});
+
+describe("webhook test helpers", () => {
+  const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+  it("generates headers that verify, into a typed event", async () => {
+    const event = webhookFixture("payout.success", { "data.amount": "5.00" });
+    const body = JSON.stringify(event);
+    const verified = await verifyWebhook(body, await generateTestHeaders(body, secret), secret);
+    expect(isPayoutUpdatedEvent(verified)).toBe(true);
+    expect(verified.data.amount).toBe("5.00");
+    expect(verified.status).toBe("SUCCESS");
+    expect(verified.pspReference).toMatch(/^PSP/);
+    expect(await webhooks.verify(body, await webhooks.generateTestHeaders(body, secret), secret)).toEqual(event);
+  });
+
+  it("rejects a wrong secret, an old timestamp, and a replay with an altered body", async () => {
+    const body = JSON.stringify(webhookFixture("payout.failed"));
+    const headers = await generateTestHeaders(body, secret, { id: "msg_1" });
+    await expect(verifyWebhook(body, headers, "whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldCBrZXk=")).rejects.toThrow(
+      /no signature matches/,
+    );
+    const old = await generateTestHeaders(body, secret, { timestamp: Math.floor(Date.now() / 1000) - 3600 });
+    await expect(verifyWebhook(body, old, secret)).rejects.toThrow(/too old/);
+    const altered = body.replace('"1000.00"', '"9000.00"');
+    expect(altered).not.toBe(body);
+    await expect(verifyWebhook(altered, headers, secret)).rejects.toThrow(/no signature matches/);
+    await expect(verifyWebhook(body, headers, "whsec_!!!")).rejects.toThrow(/base64/);
+  });
+
+  it("builds a fixture for every payout status and refuses unknown ones", () => {
+    for (const [name, status] of Object.entries(WEBHOOK_FIXTURES)) {
+      const event = webhookFixture(name);
+      expect([event.status, event.data.status, event.type, event.event]).toEqual([
+        status,
+        status,
+        "payout.updated",
+        "payout.updated",
+      ]);
+    }
+    expect(webhookFixture("payout.retry", { "data.attempts": "3" }).data.attempts).toBe(3);
+    expect(() => webhookFixture("payout.lost")).toThrow(/unknown fixture/);
+    expect(() => webhookFixture("payout.success", { "data.nope": "1" })).toThrow(/no field data.nope/);
+  });
+
+  it("createWebhookTestServer hands over verified deliveries and rejects bad ones", async () => {
+    const server = await createWebhookTestServer({ secret });
+    try {
+      const body = JSON.stringify(webhookFixture("payout.on_hold"));
+      const send = async (headers: Record<string, string>) =>
+        (await fetch(server.url, { method: "POST", body, headers })).status;
+      expect(await send(await generateTestHeaders(body, secret))).toBe(200);
+      expect((await server.next()).event.status).toBe("ON_HOLD");
+      const pending = server.next().catch((e: unknown) => e);
+      expect(await send({ ...(await generateTestHeaders(body, secret)), "webhook-signature": "v1,AAAA" })).toBe(400);
+      expect(await pending).toBeInstanceOf(WebhookVerificationError);
+      await expect(server.next(50)).rejects.toThrow(/no webhook arrived/);
+      expect(server.received).toHaveLength(1);
+    } finally {
+      await server.close();
+    }
   });
 });

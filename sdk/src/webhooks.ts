@@ -3,12 +3,17 @@
  * Node, Deno, Bun, browsers and edge workers.
  */
 
+import type { WebhookEvent } from "./events.ts";
+
+/** Why a webhook was rejected; `message` says exactly what was wrong. */
 export class WebhookVerificationError extends Error {
   override name = "WebhookVerificationError";
 }
 
+/** Request headers as a `Headers` object or a plain object (Node's `req.headers`, Express, …). */
 export type WebhookHeaders = Headers | Record<string, string | string[] | undefined>;
 
+/** Options of {@link verifyWebhook}. */
 export interface VerifyOptions {
   /** How far the signed timestamp may be from now, in seconds (default 300). */
   toleranceSeconds?: number;
@@ -24,8 +29,13 @@ function headerOf(headers: WebhookHeaders, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function base64ToBytes(text: string): Uint8Array {
-  const binary = atob(text);
+function base64ToBytes(text: string): Uint8Array<ArrayBuffer> {
+  let binary: string;
+  try {
+    binary = atob(text);
+  } catch {
+    throw new WebhookVerificationError("the secret is not whsec_ followed by base64");
+  }
   return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }
 
@@ -43,7 +53,10 @@ function timingSafeEqual(a: string, b: string): boolean {
   return diff === 0;
 }
 
-/** `v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>` for a `whsec_…` secret. */
+/**
+ * Signs a webhook: `v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>` for a `whsec_…` secret,
+ * as the `webhook-signature` header carries it. Throws WebhookVerificationError for a malformed secret.
+ */
 export async function signWebhook(secret: string, id: string, timestamp: number, body: string): Promise<string> {
   if (!secret.startsWith("whsec_")) throw new WebhookVerificationError("the secret must start with whsec_");
   const key = await crypto.subtle.importKey(
@@ -58,10 +71,13 @@ export async function signWebhook(secret: string, id: string, timestamp: number,
 }
 
 /**
- * Verifies a webhook and returns its parsed JSON body. Pass the raw body exactly as received;
- * `secrets` may hold several during a rotation. Throws WebhookVerificationError saying why.
+ * Verifies a webhook and returns its parsed JSON body (a {@link WebhookEvent} unless you say otherwise).
+ * Pass the raw body exactly as received (string or bytes, never a parsed object); `secrets` may hold
+ * several during a rotation. Throws WebhookVerificationError saying why: missing header, timestamp not
+ * unix seconds, too old or in the future (beyond `toleranceSeconds`, default 300), no matching signature,
+ * or a parsed body. Signatures are compared in constant time.
  */
-export async function verifyWebhook<T = unknown>(
+export async function verifyWebhook<T = WebhookEvent>(
   rawBody: string | Uint8Array,
   headers: WebhookHeaders,
   secrets: string | string[],
@@ -92,3 +108,36 @@ export async function verifyWebhook<T = unknown>(
   }
   throw new WebhookVerificationError("no signature matches the secret");
 }
+
+/** Options of {@link generateTestHeaders}. */
+export interface TestHeaderOptions {
+  /** `webhook-id`; a fresh `msg_…` when omitted. */
+  id?: string;
+  /** Unix seconds; now when omitted. */
+  timestamp?: number;
+}
+
+/**
+ * Headers a MyPay delivery of `body` would carry, signed with `secret`: for partners' own tests of
+ * their receivers. Pass the exact string you will send as the body.
+ */
+export async function generateTestHeaders(
+  body: string,
+  secret: string,
+  options: TestHeaderOptions = {},
+): Promise<{ "webhook-id": string; "webhook-timestamp": string; "webhook-signature": string }> {
+  const id = options.id ?? `msg_${crypto.randomUUID().replaceAll("-", "")}`;
+  const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
+  return {
+    "webhook-id": id,
+    "webhook-timestamp": String(timestamp),
+    "webhook-signature": await signWebhook(secret, id, timestamp, body),
+  };
+}
+
+/** The webhook helpers as one object: `webhooks.verify(rawBody, headers, secret)`. */
+export const webhooks = {
+  verify: verifyWebhook,
+  sign: signWebhook,
+  generateTestHeaders,
+} as const;

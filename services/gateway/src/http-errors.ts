@@ -7,6 +7,8 @@ export interface HttpError {
   code: string;
   message: string;
   param?: string;
+  /** Response headers that belong to the error (e.g. Retry-After); not part of the body. */
+  headers?: Record<string, string>;
 }
 
 /** One table from RPC code (and domain reason) to HTTP status and error type. */
@@ -19,15 +21,27 @@ const BY_CODE: Partial<Record<Code, { status: number; type: string }>> = {
   [Code.Aborted]: { status: 409, type: "idempotency_error" },
   [Code.FailedPrecondition]: { status: 409, type: "invalid_request_error" },
   [Code.ResourceExhausted]: { status: 429, type: "rate_limit_error" },
+  [Code.Unimplemented]: { status: 501, type: "api_error" },
   [Code.Unavailable]: { status: 503, type: "api_error" },
   [Code.DeadlineExceeded]: { status: 504, type: "api_error" },
 };
 
-const BY_REASON: Record<string, { status: number; type: string }> = {
+/** Domain reasons that refine the code's status. */
+const BY_REASON: Record<string, { status: number; type: string; retryAfter?: string }> = {
   [Reason.IDEMPOTENCY_MISMATCH]: { status: 422, type: "idempotency_error" },
   [Reason.IDEMPOTENCY_IN_PROGRESS]: { status: 409, type: "idempotency_error" },
   [Reason.INSUFFICIENT_FUNDS]: { status: 422, type: "invalid_request_error" },
+  [Reason.ILLEGAL_TRANSITION]: { status: 409, type: "invalid_request_error" },
+  [Reason.HOLD_ALREADY_FINAL]: { status: 409, type: "invalid_request_error" },
+  [Reason.ENDPOINT_DISABLED]: { status: 409, type: "invalid_request_error" },
+  [Reason.REQUEST_ABANDONED]: { status: 422, type: "idempotency_error" },
+  [Reason.BACKLOG_FULL]: { status: 503, type: "api_error", retryAfter: "1" },
 };
+
+/** `NotFound` → `not_found`: the code for errors that carry no domain reason. */
+function snake(name: string): string {
+  return name.replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
+}
 
 /** Maps any error from a downstream call to what a REST client is told. Unknown errors say nothing inside. */
 export function toHttpError(err: unknown): HttpError {
@@ -36,11 +50,22 @@ export function toHttpError(err: unknown): HttpError {
   if (!mapped) {
     return { status: 500, type: "api_error", code: "internal_error", message: "An internal error occurred." };
   }
+  const codeName = Code[details.code];
+  let code = details.reason === codeName ? snake(codeName) : details.reason.toLowerCase();
+  let message = details.message;
+  if (details.code === Code.Unimplemented) {
+    code = "not_implemented";
+    message = "This operation is not available yet.";
+  }
+  const retryAfter =
+    (mapped as { retryAfter?: string }).retryAfter ?? (details.code === Code.ResourceExhausted ? "1" : "");
   return {
-    ...mapped,
-    code: details.reason.toLowerCase(),
-    message: details.message,
+    status: mapped.status,
+    type: mapped.type,
+    code,
+    message,
     ...(details.field ? { param: details.field } : {}),
+    ...(retryAfter ? { headers: { "retry-after": retryAfter } } : {}),
   };
 }
 

@@ -1,7 +1,8 @@
 import { createLogger, createMetrics, loadConfig, onShutdown, openDatabase, startRpcServer } from "@mypay/kit";
-import { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
+import { BalanceService, LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { ledgerSettings } from "./config.ts";
-import { ledgerService } from "./service.ts";
+import { ledgerMetrics } from "./metrics.ts";
+import { balanceService, ledgerService } from "./service.ts";
 import { entities } from "./store/entities.ts";
 import { LedgerStore } from "./store/ledger-store.ts";
 import { migrations } from "./store/migrations/index.ts";
@@ -20,17 +21,55 @@ const db = await openDatabase({
   logger,
   poolSize: config.LEDGER_DB_POOL,
 });
-const store = new LedgerStore(db);
+// The outstanding-holds gauges read from the store only at scrape time, after it exists.
+const ledger: LedgerStore = new LedgerStore(db, {
+  observer: ledgerMetrics(metrics.registry, () => ledger.outstandingHolds()),
+  groupCommit: {
+    maxBatch: config.LEDGER_BATCH_MAX,
+    maxWaitMs: config.LEDGER_BATCH_WAIT_MS,
+    concurrency: config.LEDGER_BATCH_CONCURRENCY,
+  },
+});
 if (config.SEED_DEMO_MERCHANT) {
-  await store.topUp(config.DEMO_MERCHANT_ID, "PKR", DEMO_OPENING_MINOR, `seed:${config.DEMO_MERCHANT_ID}`);
+  await ledger.topUp(config.DEMO_MERCHANT_ID, "PKR", DEMO_OPENING_MINOR, `seed:${config.DEMO_MERCHANT_ID}`);
 }
+
+/** Proves the books now and then; a violation is logged loudly and turns ledger_invariants_ok to 0. */
+let checking = false;
+async function checkInvariants(): Promise<void> {
+  if (checking) return;
+  checking = true;
+  try {
+    const report = await ledger.verifyInvariants();
+    if (!report.ok) logger.error({ violations: report.violations }, "ledger invariants broken");
+  } catch (err) {
+    logger.error({ err }, "ledger invariant check failed");
+  } finally {
+    checking = false;
+  }
+}
+const invariantTimer =
+  config.LEDGER_INVARIANT_CHECK_SECONDS > 0
+    ? setInterval(() => void checkInvariants(), config.LEDGER_INVARIANT_CHECK_SECONDS * 1000)
+    : undefined;
+invariantTimer?.unref();
+if (invariantTimer) void checkInvariants();
+
 const server = await startRpcServer({
   port: config.LEDGER_PORT,
   host: config.LEDGER_HOST,
   logger,
   registry: metrics.registry,
   interceptors: [metrics.serverInterceptor],
-  routes: (router) => router.service(LedgerService, ledgerService(store)),
+  routes: (router) => {
+    router.service(LedgerService, ledgerService(ledger));
+    router.service(BalanceService, balanceService(ledger));
+  },
   ready: () => db.ping(),
 });
-onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, [() => server.close(), () => db.close()]);
+onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, [
+  () => clearInterval(invariantTimer),
+  () => server.close(),
+  () => ledger.drained(),
+  () => db.close(),
+]);

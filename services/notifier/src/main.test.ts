@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { createLogger, createRpcClient, MERCHANT_HEADER, openDatabase, storageEnv, testStorage } from "@mypay/kit";
-import { NotifierService, WebhookEndpointService } from "@mypay/proto/mypay/notifier/v1/notifier";
+import { MessageStatus, NotifierService, WebhookEndpointService } from "@mypay/proto/mypay/notifier/v1/notifier";
 import { Webhook } from "standardwebhooks";
 import { afterAll, describe, expect, it } from "vitest";
 import { startReceiver, until } from "./delivery/test-receiver.ts";
@@ -24,10 +24,39 @@ async function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
+const children: ChildProcess[] = [];
+
+/** Starts the notifier on `port` and waits until it is ready. */
+async function startNotifier(port: number, env: Record<string, string> = {}): Promise<ChildProcess> {
+  const output: string[] = [];
+  const started = spawn(process.execPath, ["services/notifier/src/main.ts"], {
+    cwd: root,
+    env: { ...process.env, ...storageEnv(storage), NOTIFIER_PORT: String(port), LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(started);
+  started.stdout?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+  started.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+  await until(
+    async () => {
+      if (started.exitCode !== null) throw new Error(`notifier exited early:\n${output.join("")}`);
+      return fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (res) => res.ok,
+        () => false,
+      );
+    },
+    () => sleep(100),
+    30_000,
+  );
+  return started;
+}
+
 afterAll(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    child.kill("SIGKILL");
-    await once(child, "exit");
+  for (const running of [child, ...children]) {
+    if (running && running.exitCode === null && running.signalCode === null) {
+      running.kill("SIGKILL");
+      await once(running, "exit");
+    }
   }
   if (storage.DATABASE_URL) {
     const db = await openDatabase({
@@ -82,12 +111,14 @@ describe("notifier process", () => {
       });
       expect(published.accepted).toBe(1);
 
+      // Other test runs share loopback ports, so pick this run's webhook out by its body.
+      const ours = () => receiver.received.find((r) => r.body === payloadJson);
       await until(
-        () => receiver.received.length > 0,
+        () => ours() !== undefined,
         () => sleep(50),
         10_000,
       );
-      const [request] = receiver.received;
+      const request = ours();
       expect(request?.body).toBe(payloadJson);
       const signed = Object.fromEntries(
         ["webhook-id", "webhook-timestamp", "webhook-signature"].map((k) => [k, String(request?.headers[k])]),
@@ -107,5 +138,75 @@ describe("notifier process", () => {
     child.kill("SIGTERM");
     const [code] = (await Promise.race([once(child, "exit"), sleep(15_000).then(() => ["timeout"])])) as [unknown];
     expect(code, output.join("")).toBe(0);
+  }, 60_000);
+
+  it("delivers every message at least once after the process is killed with deliveries in flight", async () => {
+    const port = await freePort();
+    // Slow answers keep deliveries in flight when the process dies; a short lease brings them back soon.
+    const settings = {
+      NOTIFIER_TIMEOUT_MS: "2000",
+      NOTIFIER_LEASE_MARGIN_MS: "500",
+      NOTIFIER_RETRY_SCHEDULE: "0s,1s,1s",
+    };
+    const receiver = await startReceiver(() => ({ status: 200, delayMs: 150 }));
+    try {
+      let notifier = await startNotifier(port, settings);
+      const base = `http://127.0.0.1:${port}`;
+      const endpoints = createRpcClient(WebhookEndpointService, base, { timeoutMs: 5_000 });
+      const headers = { [MERCHANT_HEADER]: "mch_crash" };
+      await endpoints.createEndpoint({ url: receiver.url }, { headers });
+      await endpoints.createEndpoint({ url: `${receiver.url}?second` }, { headers });
+      const total = 40;
+      const stamp = Date.now();
+      await createRpcClient(NotifierService, base, { timeoutMs: 5_000 }).publish({
+        events: Array.from({ length: total }, (_, i) => ({
+          id: `evt_crash_${stamp}_${i}`,
+          type: "payout.updated",
+          merchantId: "mch_crash",
+          payloadJson: JSON.stringify({ n: i }),
+        })),
+      });
+      await until(
+        () => receiver.received.length >= 4,
+        () => sleep(10),
+        10_000,
+      );
+      notifier.kill("SIGKILL");
+      await once(notifier, "exit");
+      const beforeRestart = new Set(receiver.received.map((r) => String(r.headers["webhook-id"]))).size;
+      expect(beforeRestart).toBeLessThan(total * 2);
+
+      notifier = await startNotifier(port, settings);
+      const ids = () => new Set(receiver.received.map((r) => String(r.headers["webhook-id"])));
+      await until(
+        () => ids().size >= total * 2,
+        () => sleep(100),
+        30_000,
+      );
+      // Every message ends DELIVERED: none was lost with the killed process.
+      const deliveredCount = async () => {
+        let count = 0;
+        let startingAfter = "";
+        for (;;) {
+          const page = await endpoints.listMessages(
+            { status: MessageStatus.DELIVERED, page: { limit: 100, startingAfter } },
+            { headers },
+          );
+          count += page.messages.length;
+          if (!page.hasMore) return count;
+          startingAfter = page.messages.at(-1)!.id;
+        }
+      };
+      await until(
+        async () => (await deliveredCount()) === total * 2,
+        () => sleep(100),
+        10_000,
+      );
+      expect(ids().size).toBe(total * 2);
+      notifier.kill("SIGTERM");
+      await once(notifier, "exit");
+    } finally {
+      await receiver.close();
+    }
   }, 60_000);
 });

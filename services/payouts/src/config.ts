@@ -1,4 +1,4 @@
-import { commonSettings, count, currencyExponent, millis, port } from "@mypay/kit";
+import { commonSettings, count, currencyExponent, flag, millis, port } from "@mypay/kit";
 import { z } from "zod";
 
 const decimal = (fallback: string) =>
@@ -38,4 +38,43 @@ export const payoutsSettings = {
   RETRY_CAP_MS: millis(300_000),
   OUTBOX_BATCH_SIZE: count(200, 10_000),
   PAYOUTS_DB_POOL: count(16, 256),
+  /** How long a create's outcome (its payout, or its first error) answers replays of its key. */
+  IDEMPOTENCY_TTL_HOURS: count(24, 24 * 365),
+  /** How long a create in flight owns its key (IDEMPOTENCY_IN_PROGRESS); past it a retry may take over. */
+  IDEMPOTENCY_LOCK_MS: millis(30_000),
+  /** Past this many due payouts or unrelayed outbox messages, creates fail RESOURCE_EXHAUSTED / BACKLOG_FULL. */
+  PAYOUTS_MAX_BACKLOG: count(50_000, 100_000_000),
+  /** Concurrent creates arriving within this window share one insert transaction (group commit). */
+  CREATE_GROUP_COMMIT_MS: z.coerce.number().int().min(0).max(50).default(1),
+  /** A create request with no payout this long after it started had its hold released by the reconciler. */
+  RECONCILE_GRACE_SECONDS: count(300, 86_400),
+  RECONCILE_TICK_SECONDS: seconds(10),
+  /** Whether this process runs the payout processor (false: API, relay and reconciler only). */
+  PAYOUTS_PROCESSOR: flag(true),
+  /** Reproduces the old system for comparison: 5 s tick, batch 10, concurrency 1, bank delay 1 s (each unless set). */
+  PAYOUTS_SEED_MODE: flag(false),
+  /** `simulated`; `counting` is for tests only: the simulated rail that also appends each call to BANK_CALLS_FILE. */
+  BANK_RAIL: z.enum(["simulated", "counting"]).default("simulated"),
+  BANK_CALLS_FILE: z.string().optional(),
 };
+
+/** What seed mode changes, unless the variable is set explicitly. */
+const SEED_MODE = {
+  PROCESSOR_TICK_SECONDS: 5,
+  PROCESSOR_BATCH_SIZE: 10,
+  PROCESSOR_CONCURRENCY: 1,
+  BANK_DELAY_MS: 1_000,
+} as const;
+
+/** Applies seed mode to parsed settings: its values win over defaults, not over explicit settings. */
+export function withSeedMode<C extends { PAYOUTS_SEED_MODE: boolean } & Record<keyof typeof SEED_MODE, number>>(
+  config: C,
+  env: NodeJS.ProcessEnv = process.env,
+): C {
+  if (!config.PAYOUTS_SEED_MODE) return config;
+  const out = { ...config };
+  for (const [name, value] of Object.entries(SEED_MODE) as Array<[keyof typeof SEED_MODE, number]>) {
+    if (!env[name]?.trim()) out[name] = value as C[typeof name];
+  }
+  return out;
+}

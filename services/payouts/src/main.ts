@@ -10,17 +10,22 @@ import {
 } from "@mypay/kit";
 import { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { NotifierService } from "@mypay/proto/mypay/notifier/v1/notifier";
-import { PayoutService } from "@mypay/proto/mypay/payouts/v1/payouts";
+import { PayoutAdminService, PayoutService } from "@mypay/proto/mypay/payouts/v1/payouts";
+import { Backlog } from "./backlog.ts";
+import type { BankRail } from "./bank/bank-rail.ts";
+import { CountingRail } from "./bank/counting-rail.ts";
 import { SimulatedRail } from "./bank/simulated-rail.ts";
-import { payoutsSettings } from "./config.ts";
+import { payoutsSettings, withSeedMode } from "./config.ts";
+import { PayoutMetrics } from "./metrics.ts";
 import { Processor } from "./processor.ts";
+import { Reconciler } from "./reconciler.ts";
 import { OutboxRelay } from "./relay.ts";
-import { payoutService } from "./service.ts";
+import { payoutAdminService, payoutService } from "./service.ts";
 import { entities } from "./store/entities.ts";
 import { migrations } from "./store/migrations/index.ts";
 import { PayoutStore } from "./store/payout-store.ts";
 
-const config = loadConfig(payoutsSettings, "payouts");
+const config = withSeedMode(loadConfig(payoutsSettings, "payouts"));
 const logger = createLogger("payouts", config.LOG_LEVEL);
 const metrics = createMetrics("payouts");
 const db = await openDatabase({
@@ -34,7 +39,11 @@ const db = await openDatabase({
 const clientOptions = { timeoutMs: config.RPC_TIMEOUT_MS, interceptors: [metrics.clientInterceptor] };
 const ledger = createRpcClient(LedgerService, config.LEDGER_URL, clientOptions);
 const notifier = createRpcClient(NotifierService, config.NOTIFIER_URL, clientOptions);
-const store = new PayoutStore(db);
+let payoutMetrics: PayoutMetrics | undefined;
+const store = new PayoutStore(db, { onTransitions: (list) => payoutMetrics?.transitions(list) });
+payoutMetrics = new PayoutMetrics(metrics.registry, store);
+const backlog = new Backlog(store, config.PAYOUTS_MAX_BACKLOG);
+const observe = { metrics: payoutMetrics, backlog };
 const retry = { retryBaseMs: config.RETRY_BASE_MS, retryCapMs: config.RETRY_CAP_MS };
 const relay = new OutboxRelay(
   store,
@@ -47,10 +56,17 @@ const relay = new OutboxRelay(
     ...retry,
   },
   logger,
+  observe,
 );
+let rail: BankRail = new SimulatedRail(config.BANK_DELAY_MS);
+if (config.BANK_RAIL === "counting") {
+  if (!config.BANK_CALLS_FILE) throw new Error("BANK_RAIL=counting needs BANK_CALLS_FILE");
+  logger.warn({ file: config.BANK_CALLS_FILE }, "test-only counting bank rail");
+  rail = new CountingRail(rail, config.BANK_CALLS_FILE);
+}
 const processor = new Processor(
   store,
-  new SimulatedRail(config.BANK_DELAY_MS),
+  rail,
   {
     tickSeconds: config.PROCESSOR_TICK_SECONDS,
     batchSize: config.PROCESSOR_BATCH_SIZE,
@@ -61,7 +77,26 @@ const processor = new Processor(
   },
   logger,
   () => relay.loop.wake(),
+  observe,
 );
+const ttlMs = config.IDEMPOTENCY_TTL_HOURS * 3_600_000;
+const reconciler = new Reconciler(
+  store,
+  {
+    tickSeconds: config.RECONCILE_TICK_SECONDS,
+    graceMs: config.RECONCILE_GRACE_SECONDS * 1000,
+    batchSize: 200,
+    keepMs: ttlMs,
+    purgeBatch: 1000,
+  },
+  logger,
+  () => relay.loop.wake(),
+);
+const onChanged = () => {
+  // Seed mode reproduces the old poller: no wake-up on create, only the tick.
+  if (!config.PAYOUTS_SEED_MODE && config.PAYOUTS_PROCESSOR) processor.loop.wake();
+  relay.loop.wake();
+};
 const maxAmount = parseAmount(config.MAX_PAYOUT_AMOUNT, "PKR");
 const server = await startRpcServer({
   port: config.PAYOUTS_PORT,
@@ -70,26 +105,31 @@ const server = await startRpcServer({
   registry: metrics.registry,
   interceptors: [metrics.serverInterceptor],
   routes: (router) =>
-    router.service(
-      PayoutService,
-      payoutService({
-        store,
-        ledger,
-        rules: { currencies: config.PAYOUT_CURRENCIES, maxAmountMinor: maxAmount.ok ? maxAmount.minor : 0n },
-        reviewThreshold: config.REVIEW_THRESHOLD,
-        onCreated: () => {
-          processor.loop.wake();
-          relay.loop.wake();
-        },
-      }),
-    ),
+    router
+      .service(
+        PayoutService,
+        payoutService({
+          store,
+          ledger,
+          rules: { currencies: config.PAYOUT_CURRENCIES, maxAmountMinor: maxAmount.ok ? maxAmount.minor : 0n },
+          reviewThreshold: config.REVIEW_THRESHOLD,
+          idempotency: { ttlMs, lockMs: config.IDEMPOTENCY_LOCK_MS },
+          groupCommitMs: config.CREATE_GROUP_COMMIT_MS,
+          backlog,
+          metrics: payoutMetrics,
+          onChanged,
+        }),
+      )
+      .service(PayoutAdminService, payoutAdminService({ store, onChanged })),
   ready: () => db.ping(),
 });
-processor.loop.start();
+if (config.PAYOUTS_PROCESSOR) processor.loop.start();
 relay.loop.start();
+reconciler.loop.start();
 onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, [
   () => server.close(),
   () => processor.loop.stop(),
   () => relay.loop.stop(),
+  () => reconciler.loop.stop(),
   () => db.close(),
 ]);

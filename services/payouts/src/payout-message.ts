@@ -47,6 +47,9 @@ export function toPayoutMessage(row: PayoutRow): Payout {
     createdAt: timestampFromDate(row.createdAt),
     updatedAt: timestampFromDate(row.updatedAt),
     ...(row.processedAt ? { processedAt: timestampFromDate(row.processedAt) } : {}),
+    ...(row.status === "PENDING" || row.status === "RETRY"
+      ? { nextAttemptAt: timestampFromDate(row.nextAttemptAt) }
+      : {}),
   });
 }
 

@@ -1,6 +1,8 @@
 import { BatchLoop, type Logger } from "@mypay/kit";
+import type { Backlog } from "./backlog.ts";
 import type { BankOutcome, BankRail } from "./bank/bank-rail.ts";
 import { backoffMs } from "./domain/backoff.ts";
+import type { PayoutMetrics } from "./metrics.ts";
 import type { ClaimedPayout, PayoutChange, PayoutStore } from "./store/payout-store.ts";
 
 export interface ProcessorOptions {
@@ -22,9 +24,22 @@ export class Processor {
   readonly #rail: BankRail;
   readonly #options: ProcessorOptions;
   readonly #afterBatch: () => void;
+  readonly #metrics: PayoutMetrics | undefined;
+  readonly #backlog: Backlog | undefined;
   readonly loop: BatchLoop;
+  /** Bank answers whose commit failed: applied first next round (their leases still guard them). */
+  #unapplied: PayoutChange[] = [];
 
-  constructor(store: PayoutStore, rail: BankRail, options: ProcessorOptions, logger: Logger, afterBatch: () => void) {
+  constructor(
+    store: PayoutStore,
+    rail: BankRail,
+    options: ProcessorOptions,
+    logger: Logger,
+    afterBatch: () => void,
+    observe: { metrics?: PayoutMetrics; backlog?: Backlog } = {},
+  ) {
+    this.#metrics = observe.metrics;
+    this.#backlog = observe.backlog;
     this.#store = store;
     this.#rail = rail;
     this.#options = options;
@@ -39,11 +54,22 @@ export class Processor {
 
   /** One round: claim a batch, ask the bank about each payout, commit all outcomes at once. */
   async #round(): Promise<boolean> {
+    if (this.#unapplied.length > 0) {
+      // Without this the bank would be asked again once the leases ran out.
+      await this.#store.applyChanges(this.#unapplied);
+      this.#unapplied = [];
+      this.#afterBatch();
+    }
     const claimed = await this.#store.claimDue(this.#options.batchSize, this.#options.leaseMs);
-    if (claimed.length === 0) return false;
-    const changes = await mapBounded(claimed, this.#options.concurrency, (c) => this.#attempt(c));
-    await this.#store.applyChanges(changes);
-    this.#afterBatch();
+    if (claimed.length > 0) {
+      this.#metrics?.batch(claimed.length);
+      const changes = await mapBounded(claimed, this.#options.concurrency, (c) => this.#attempt(c));
+      this.#unapplied = changes;
+      await this.#store.applyChanges(changes);
+      this.#unapplied = [];
+      this.#afterBatch();
+    }
+    await this.#backlog?.refreshDue();
     return claimed.length === this.#options.batchSize;
   }
 
@@ -63,6 +89,7 @@ export class Processor {
     } catch (err) {
       outcome = { kind: "transient", code: "BANK_ERROR", message: err instanceof Error ? err.message : String(err) };
     }
+    this.#metrics?.bankCall(outcome.kind);
     const base = { row, leaseId };
     switch (outcome.kind) {
       case "success":

@@ -1,9 +1,11 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Client } from "@connectrpc/connect";
-import { BatchLoop, errorDetails, type Logger } from "@mypay/kit";
-import type { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
+import { BatchLoop, errorDetails, type Logger, Reason } from "@mypay/kit";
+import { HoldStatus, HoldStatusSchema, type LedgerService, SettleAction } from "@mypay/proto/mypay/ledger/v1/ledger";
 import type { NotifierService } from "@mypay/proto/mypay/notifier/v1/notifier";
+import type { Backlog } from "./backlog.ts";
 import { backoffMs } from "./domain/backoff.ts";
+import type { PayoutMetrics } from "./metrics.ts";
 import { PAYOUT_UPDATED } from "./payout-message.ts";
 import type { OutboxRow, PayoutStore } from "./store/payout-store.ts";
 
@@ -15,9 +17,16 @@ export interface RelayOptions {
   retryCapMs: number;
 }
 
+/** The hold state each funds action leads to. */
+const TARGET = { capture: HoldStatus.CAPTURED, release: HoldStatus.RELEASED } as const;
+
+/** Attempts after which a broken invariant is retried at the backoff cap (slowly, loudly). */
+const INVARIANT_ATTEMPTS = 30;
+
 /**
- * Delivers outbox messages at least once: ledger captures/releases (idempotent on the payout id)
- * and `payout.updated` events (deduplicated by the notifier on the event id), a batch at a time.
+ * Delivers outbox messages at least once, a batch per round: every capture/release of the round in ONE
+ * `SettleHolds` call (idempotent on the payout id) and every `payout.updated` event in ONE `Publish`
+ * call (deduplicated by the notifier on the event id); the results are recorded in one transaction.
  */
 export class OutboxRelay {
   readonly #store: PayoutStore;
@@ -25,6 +34,8 @@ export class OutboxRelay {
   readonly #notifier: Client<typeof NotifierService>;
   readonly #options: RelayOptions;
   readonly #logger: Logger;
+  readonly #metrics: PayoutMetrics | undefined;
+  readonly #backlog: Backlog | undefined;
   readonly loop: BatchLoop;
 
   constructor(
@@ -33,12 +44,15 @@ export class OutboxRelay {
     notifier: Client<typeof NotifierService>,
     options: RelayOptions,
     logger: Logger,
+    observe: { metrics?: PayoutMetrics; backlog?: Backlog } = {},
   ) {
     this.#store = store;
     this.#ledger = ledger;
     this.#notifier = notifier;
     this.#options = options;
     this.#logger = logger;
+    this.#metrics = observe.metrics;
+    this.#backlog = observe.backlog;
     this.loop = new BatchLoop({
       name: "outbox-relay",
       tickSeconds: options.tickSeconds,
@@ -50,49 +64,117 @@ export class OutboxRelay {
   /** One round: claim a batch, move funds and publish events, record the results in one transaction. */
   async #round(): Promise<boolean> {
     const batch = await this.#store.claimOutbox(this.#options.batchSize, this.#options.leaseMs);
-    if (batch.length === 0) return false;
-    const done: string[] = [];
-    const failed: Array<{ id: string; error: string; retryAt: Date }> = [];
-    const fail = (row: OutboxRow, err: unknown) => {
-      const { message } = errorDetails(err);
-      this.#logger.warn({ outboxId: row.id, payoutId: row.payoutId, err: message }, "outbox delivery failed");
-      const { retryBaseMs, retryCapMs } = this.#options;
-      const delay = retryBaseMs + backoffMs(row.attempts + 1, retryBaseMs, retryCapMs);
-      failed.push({ id: row.id, error: message, retryAt: new Date(Date.now() + delay) });
-    };
-    const funds = batch.filter((row) => row.kind !== "event");
-    await Promise.all(
-      funds.map((row) =>
-        this.#moveFunds(row).then(
-          () => done.push(row.id),
-          (err: unknown) => fail(row, err),
+    if (batch.length > 0) {
+      const done: string[] = [];
+      const failed: Array<{ id: string; error: string; retryAt: Date }> = [];
+      const fail = (row: OutboxRow, message: string, kind: string = row.kind, slow = false) => {
+        this.#metrics?.relayError(kind);
+        const { retryBaseMs, retryCapMs } = this.#options;
+        const attempt = slow ? Math.max(row.attempts + 1, INVARIANT_ATTEMPTS) : row.attempts + 1;
+        const delay = retryBaseMs + backoffMs(attempt, retryBaseMs, retryCapMs);
+        failed.push({ id: row.id, error: message, retryAt: new Date(Date.now() + delay) });
+      };
+      await Promise.all([
+        this.#settleFunds(
+          batch.filter((row) => row.kind !== "event"),
+          done,
+          fail,
         ),
-      ),
-    );
-    const events = batch.filter((row) => row.kind === "event");
-    if (events.length > 0) {
-      try {
-        await this.#notifier.publish({
-          events: events.map((row) => ({
-            id: row.id,
-            type: PAYOUT_UPDATED,
-            merchantId: row.merchantId,
-            occurredAt: timestampFromDate(new Date()),
-            payloadJson: row.payload ?? "{}",
-          })),
-        });
-        done.push(...events.map((row) => row.id));
-      } catch (err) {
-        for (const row of events) fail(row, err);
-      }
+        this.#publish(
+          batch.filter((row) => row.kind === "event"),
+          done,
+          fail,
+        ),
+      ]);
+      await this.#store.settleOutbox(done, failed);
     }
-    await this.#store.settleOutbox(done, failed);
+    if (this.#backlog) {
+      this.#metrics?.outboxBacklog(await this.#backlog.refreshOutbox());
+      // Also here: a process without the processor (PAYOUTS_PROCESSOR=false) still bounds its creates.
+      await this.#backlog.refreshDue();
+    }
     return batch.length === this.#options.batchSize;
   }
 
-  /** Capture and release are idempotent on the payout id, so a repeat after a crash is harmless. */
-  async #moveFunds(row: OutboxRow): Promise<void> {
-    if (row.kind === "capture") await this.#ledger.capture({ holdId: row.payoutId });
-    else await this.#ledger.release({ holdId: row.payoutId, reason: "payout not paid" });
+  async #settleFunds(
+    rows: OutboxRow[],
+    done: string[],
+    fail: (row: OutboxRow, message: string, kind?: string, slow?: boolean) => void,
+  ): Promise<void> {
+    if (rows.length === 0) return;
+    let results: Awaited<ReturnType<Client<typeof LedgerService>["settleHolds"]>>["results"];
+    try {
+      const res = await this.#ledger.settleHolds({
+        settlements: rows.map((row) => ({
+          holdId: row.payoutId,
+          action: row.kind === "capture" ? SettleAction.CAPTURE : SettleAction.RELEASE,
+          reason: row.kind === "capture" ? "payout paid" : "payout not paid",
+        })),
+      });
+      results = res.results;
+    } catch (err) {
+      const { message } = errorDetails(err);
+      this.#logger.warn({ err: message, count: rows.length }, "ledger settle call failed; retrying later");
+      for (const row of rows) fail(row, message);
+      return;
+    }
+    const alreadyFinal: OutboxRow[] = [];
+    for (const [i, row] of rows.entries()) {
+      const result = results[i];
+      const reason = result?.errorReason ?? "NO_RESULT";
+      if (result && !result.errorCode) done.push(row.id);
+      // A release of a hold that never got made (the reconciler's abandoned requests) has nothing to undo.
+      else if (row.kind === "release" && reason === Reason.NOT_FOUND) done.push(row.id);
+      else if (reason === Reason.HOLD_ALREADY_FINAL) alreadyFinal.push(row);
+      else {
+        this.#logger.warn({ payoutId: row.payoutId, kind: row.kind, reason }, "ledger settle item failed");
+        fail(row, `${reason}: ${result?.errorMessage ?? "no result"}`);
+      }
+    }
+    await Promise.all(alreadyFinal.map((row) => this.#checkFinal(row, done, fail)));
+  }
+
+  /** HOLD_ALREADY_FINAL in the wanted state is success; in the opposite state money went the wrong way. */
+  async #checkFinal(
+    row: OutboxRow,
+    done: string[],
+    fail: (row: OutboxRow, message: string, kind?: string, slow?: boolean) => void,
+  ): Promise<void> {
+    const kind = row.kind as "capture" | "release";
+    try {
+      const { hold } = await this.#ledger.getHold({ holdId: row.payoutId });
+      if (hold?.status === TARGET[kind]) return void done.push(row.id);
+      this.#logger.error(
+        {
+          payoutId: row.payoutId,
+          wanted: kind,
+          holdStatus: hold ? HoldStatusSchema.value[hold.status]?.localName : "missing",
+        },
+        "invariant broken: the payout's hold was settled the other way; needs an operator",
+      );
+      fail(row, `invariant: hold settled the other way (wanted ${kind})`, "invariant", true);
+    } catch (err) {
+      fail(row, errorDetails(err).message);
+    }
+  }
+
+  async #publish(rows: OutboxRow[], done: string[], fail: (row: OutboxRow, message: string) => void): Promise<void> {
+    if (rows.length === 0) return;
+    try {
+      await this.#notifier.publish({
+        events: rows.map((row) => ({
+          id: row.id,
+          type: PAYOUT_UPDATED,
+          merchantId: row.merchantId,
+          occurredAt: timestampFromDate(new Date()),
+          payloadJson: row.payload ?? "{}",
+        })),
+      });
+      done.push(...rows.map((row) => row.id));
+    } catch (err) {
+      const { message } = errorDetails(err);
+      this.#logger.warn({ err: message, count: rows.length }, "notifier publish failed; retrying later");
+      for (const row of rows) fail(row, message);
+    }
   }
 }

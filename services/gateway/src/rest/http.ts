@@ -8,13 +8,20 @@ export type Res = Parameters<NodeHandler>[1];
 /** Everything a route handler gets: path parameters, query, parsed body and the caller. */
 export interface RouteContext {
   req: Req;
-  params: Record<string, string>;
+  /** Path parameters; `id` on every route that has one (empty elsewhere). */
+  params: { id: string; [name: string]: string };
   query: URLSearchParams;
+  /** The merchant bound from a merchant key; empty on admin routes. */
   merchantId: string;
+  /** The admin key's id on admin routes; empty on merchant routes. */
+  adminKeyId: string;
   requestId: string;
   /** Remaining time the caller allows, capped by the gateway's own deadline. */
   timeoutMs: number;
+  /** The JSON body (415/413/400 on a bad one). */
   body(): Promise<unknown>;
+  /** The JSON body, or `{}` when the request has none. */
+  optionalBody(): Promise<unknown>;
 }
 
 export interface RouteResult {
@@ -26,6 +33,13 @@ export interface RouteResult {
 export function header(req: Req, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** Whether the request carries a body at all. */
+export function hasBody(req: Req): boolean {
+  const length = header(req, "content-length");
+  if (length !== undefined) return length !== "0";
+  return header(req, "transfer-encoding") !== undefined || header(req, "content-type") !== undefined;
 }
 
 export function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -40,12 +54,15 @@ export function sendJson(res: Res, status: number, body: unknown, headers: Recor
 }
 
 export function sendError(res: Res, error: HttpError, requestId: string, headers: Record<string, string> = {}): void {
-  const { status, ...rest } = error;
-  sendJson(res, status, { error: { ...rest, requestId } }, headers);
+  const { status, headers: own, ...rest } = error;
+  sendJson(res, status, { error: { ...rest, requestId } }, { ...headers, ...own });
 }
 
-/** Reads a JSON body up to `limit` bytes; 413 past the limit, 415 for another type, 400 for bad JSON. */
-export async function readJson(req: Req, limit: number): Promise<unknown> {
+/**
+ * Reads a JSON body up to `limit` bytes; 413 past the limit, 415 for another type, 400 for bad JSON.
+ * With `emptyAs`, an empty body (even one sent with a Content-Type) reads as that value.
+ */
+export async function readJson(req: Req, limit: number, emptyAs?: unknown): Promise<unknown> {
   const type = header(req, "content-type") ?? "";
   if (!/^application\/json\s*(;|$)/i.test(type)) {
     throw new HttpErrorResponse(badRequest(415, "unsupported_media_type", "Content-Type must be application/json."));
@@ -59,6 +76,7 @@ export async function readJson(req: Req, limit: number): Promise<unknown> {
     if (size > limit) throw tooLarge(limit);
     chunks.push(chunk);
   }
+  if (size === 0 && emptyAs !== undefined) return emptyAs;
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));

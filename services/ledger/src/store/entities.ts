@@ -60,6 +60,8 @@ export const Hold = defineEntity({
     createdAt: p.datetime().length(3),
     updatedAt: p.datetime().length(3),
   },
+  /** Outstanding holds (count and sum of PENDING) are read on every metrics scrape. */
+  indexes: [{ properties: ["status"] }],
 });
 
 export const entities = [Account, Transfer, Entry, Hold];

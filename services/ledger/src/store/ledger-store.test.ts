@@ -11,9 +11,9 @@ import {
   testStorage,
 } from "@mypay/kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HoldState } from "../domain/accounts.ts";
+import { AccountKind, HoldState } from "../domain/accounts.ts";
 import { entities } from "./entities.ts";
-import { LedgerStore } from "./ledger-store.ts";
+import { type LedgerObserver, LedgerStore, type OperationResult } from "./ledger-store.ts";
 import { migrations } from "./migrations/index.ts";
 
 const settings = testStorage();
@@ -96,6 +96,8 @@ describe(`LedgerStore on ${engine}`, () => {
       const expected = { PENDING: [1, 0, 0], CAPTURED: [1, 1, 0], RELEASED: [1, 0, 1] }[String(row.status)];
       expect(counts, `transfers of hold ${row.id} (${row.status})`).toEqual(expected);
     }
+    // The store's own proof must agree.
+    expect(await store.verifyInvariants()).toMatchObject({ ok: true, violations: [] });
   }
 
   /** Transfers stored under a ledger key (`topup:<key>`, `hold:<id>`, `capture:<id>`, `release:<id>`). */
@@ -186,6 +188,8 @@ describe(`LedgerStore on ${engine}`, () => {
       expect(hold.createdAt).toBeInstanceOf(Date);
       expect(await store.getHold(holdId)).toEqual(hold);
       expect(await store.balance(m, "PKR")).toMatchObject({ available: 7_500n, locked: 2_500n });
+      // A top-up answers with the whole balance, locked funds included.
+      expect(await store.topUp(m, "PKR", 1n, `topup:${m}:2`)).toMatchObject({ available: 7_501n, locked: 2_500n });
       await expectLedgerInvariants();
     });
 
@@ -415,6 +419,200 @@ describe(`LedgerStore on ${engine}`, () => {
       // Money in = 530,000; out to settlement = 30 captures of 5,000.
       expect(balance.available + balance.locked).toBe(530_000n - 150_000n);
       await expectLedgerInvariants();
+    });
+  });
+  describe("group commit", () => {
+    /** A store whose batches stay open long enough to gather every call of one tick, and that records them. */
+    function recordingStore(options: { maxWaitMs?: number; concurrency?: number } = {}) {
+      const batches: number[] = [];
+      const operations: Array<[string, OperationResult]> = [];
+      const observer: LedgerObserver = {
+        operation: (op, result) => operations.push([op, result]),
+        batch: (size) => batches.push(size),
+        conflict() {},
+        invariants() {},
+      };
+      const recorded = new LedgerStore(db, {
+        observer,
+        groupCommit: { maxWaitMs: options.maxWaitMs ?? 30, maxBatch: 64, concurrency: options.concurrency ?? 1 },
+      });
+      return { recorded, batches, operations };
+    }
+
+    it("commits concurrent holds in one transaction and isolates one insufficient hold from its neighbours", async () => {
+      const m = newMerchant();
+      await store.topUp(m, "PKR", 10_000n, `topup:${m}`);
+      const { recorded, batches, operations } = recordingStore();
+      const amounts = [1_000n, 1_000n, 1_000n, 1_000n, 20_000n, 1_000n, 1_000n, 1_000n, 1_000n, 1_000n];
+      const results = await Promise.allSettled(amounts.map((amount) => recorded.hold(m, newHold(), "PKR", amount)));
+      expect(batches).toEqual([10]);
+      expect(results.map((r) => r.status)).toEqual(amounts.map((a) => (a === 20_000n ? "rejected" : "fulfilled")));
+      expect(errorDetails((results[4] as PromiseRejectedResult).reason)).toMatchObject({
+        code: Code.FailedPrecondition,
+        reason: Reason.INSUFFICIENT_FUNDS,
+      });
+      expect(operations.filter(([, r]) => r === "insufficient_funds")).toHaveLength(1);
+      expect(await store.balance(m, "PKR")).toMatchObject({ available: 1_000n, locked: 9_000n });
+      await expectLedgerInvariants();
+    });
+
+    it("judges a batch in arrival order (FIFO): a later small hold can use what an earlier large one could not", async () => {
+      const m = newMerchant();
+      await store.topUp(m, "PKR", 3_000n, `topup:${m}`);
+      const { recorded, batches } = recordingStore();
+      const results = await Promise.allSettled(
+        [2_000n, 2_000n, 1_000n, 1n].map((amount) => recorded.hold(m, newHold(), "PKR", amount)),
+      );
+      expect(batches).toEqual([4]);
+      expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled", "rejected"]);
+      expect(await store.balance(m, "PKR")).toMatchObject({ available: 0n, locked: 3_000n });
+    });
+
+    it("mixes top-ups, holds, captures, releases and repeats of one id in one batch, each with its own outcome", async () => {
+      const m = newMerchant();
+      const { recorded, batches } = recordingStore();
+      // Through the recording store, so it knows the accounts and every call below queues at once, in order.
+      await recorded.topUp(m, "PKR", 5_000n, `topup:${m}:0`);
+      const a = newHold();
+      const b = newHold();
+      await recorded.hold(m, a, "PKR", 1_000n);
+      await recorded.hold(m, b, "PKR", 1_000n);
+      const fresh = newHold();
+      const results = await Promise.allSettled([
+        recorded.capture(a),
+        recorded.release(a),
+        recorded.release(b),
+        recorded.hold(m, fresh, "PKR", 4_000n),
+        recorded.hold(m, fresh, "PKR", 4_000n),
+        recorded.hold(m, fresh, "PKR", 4_001n),
+        recorded.topUp(m, "PKR", 500n, `topup:${m}:1`),
+        recorded.hold(m, newHold(), "PKR", 500n),
+        recorded.capture("po_missing"),
+      ]);
+      expect(batches.at(-1)).toBe(9);
+      const reasons = results.map((r) => (r.status === "fulfilled" ? "ok" : errorDetails(r.reason).reason));
+      expect(reasons).toEqual([
+        "ok",
+        Reason.HOLD_ALREADY_FINAL,
+        "ok",
+        "ok",
+        "ok",
+        Reason.IDEMPOTENCY_MISMATCH,
+        "ok",
+        "ok",
+        Reason.NOT_FOUND,
+      ]);
+      expect((results[3] as PromiseFulfilledResult<unknown>).value).toEqual(
+        (results[4] as PromiseFulfilledResult<unknown>).value,
+      );
+      // 5,000 − 1,000 captured; fresh 4,000 and the 500 hold locked; the top-up of 500 made the last fit.
+      expect(await store.balance(m, "PKR")).toMatchObject({ available: 0n, locked: 4_500n });
+      await expectLedgerInvariants();
+    });
+
+    it("keeps exactly-once holds across two stores (two processes) racing on one merchant", async () => {
+      const m = newMerchant();
+      await store.topUp(m, "PKR", 1_000_000n, `topup:${m}`);
+      const other = new LedgerStore(db, { groupCommit: { concurrency: 2 } });
+      const holdIds = Array.from({ length: 120 }, newHold);
+      const results = await Promise.allSettled(
+        holdIds.flatMap((holdId, i) => [
+          (i % 2 ? store : other).hold(m, holdId, "PKR", 10_000n),
+          (i % 2 ? other : store).hold(m, holdId, "PKR", 10_000n),
+        ]),
+      );
+      const failures = results.flatMap((r) => (r.status === "rejected" ? [errorDetails(r.reason)] : []));
+      expect(failures.filter((f) => f.reason !== Reason.INSUFFICIENT_FUNDS)).toEqual([]);
+      const [held] = await query("select count(*) as n from holds where merchant_id = ?", [m]);
+      expect(Number(held?.n)).toBe(100);
+      expect(await store.balance(m, "PKR")).toMatchObject({ available: 0n, locked: 1_000_000n });
+      await expectLedgerInvariants();
+    });
+  });
+
+  describe("settle, entries and invariants", () => {
+    it("settles a batch in one transaction with an outcome per item", async () => {
+      const m = newMerchant();
+      await store.topUp(m, "PKR", 10_000n, `topup:${m}`);
+      const ids = Array.from({ length: 4 }, newHold);
+      for (const id of ids) await store.hold(m, id, "PKR", 1_000n);
+      await store.release(ids[3]!);
+      const outcomes = await store.settle([
+        { holdId: ids[0]!, action: "capture" },
+        { holdId: ids[1]!, action: "release" },
+        { holdId: ids[0]!, action: "capture" },
+        { holdId: ids[2]!, action: "capture" },
+        { holdId: ids[3]!, action: "capture" },
+        { holdId: "po_missing", action: "release" },
+      ]);
+      expect(outcomes.map((o) => (o.ok ? o.value.status : errorDetails(o.error).reason))).toEqual([
+        HoldState.CAPTURED,
+        HoldState.RELEASED,
+        HoldState.CAPTURED,
+        HoldState.CAPTURED,
+        Reason.HOLD_ALREADY_FINAL,
+        Reason.NOT_FOUND,
+      ]);
+      expect(await store.balance(m, "PKR")).toMatchObject({ available: 8_000n, locked: 0n });
+      await expectLedgerInvariants();
+    });
+
+    it("lists entries newest first with cursor paging and filters", async () => {
+      const m = newMerchant();
+      await store.topUp(m, "PKR", 10_000n, `topup:${m}`);
+      const holdId = newHold();
+      await store.hold(m, holdId, "PKR", 2_500n);
+      await store.capture(holdId);
+      const all = await store.listEntries({ merchantId: m, limit: 10 });
+      expect(all.hasMore).toBe(false);
+      expect(all.entries.map((e) => [e.transferKind, e.kind, e.amount])).toEqual([
+        ["capture", AccountKind.LOCKED, -2_500n],
+        ["hold", AccountKind.LOCKED, 2_500n],
+        ["hold", AccountKind.AVAILABLE, -2_500n],
+        ["topup", AccountKind.AVAILABLE, 10_000n],
+      ]);
+      expect(all.entries[0]).toMatchObject({ merchantId: m, currency: "PKR", holdId });
+      expect(all.entries[3]?.holdId).toBe("");
+      const first = await store.listEntries({ merchantId: m, limit: 3 });
+      expect(first.hasMore).toBe(true);
+      const second = await store.listEntries({ merchantId: m, limit: 3, startingAfter: BigInt(first.entries[2]!.id) });
+      expect([...first.entries, ...second.entries].map((e) => e.id)).toEqual(all.entries.map((e) => e.id));
+      expect(second.hasMore).toBe(false);
+      const locked = await store.listEntries({ merchantId: m, kind: AccountKind.LOCKED, limit: 10 });
+      expect(locked.entries).toHaveLength(2);
+      const future = new Date(Date.now() + 60_000);
+      expect((await store.listEntries({ merchantId: m, createdAfter: future, limit: 10 })).entries).toEqual([]);
+      const past = new Date(Date.now() - 60_000);
+      expect(
+        (await store.listEntries({ merchantId: m, createdAfter: past, createdBefore: future, limit: 10 })).entries,
+      ).toHaveLength(4);
+      expect((await store.listEntries({ merchantId: m, currency: "USD", limit: 10 })).entries).toEqual([]);
+      const platform = await store.listEntries({ merchantId: "", kind: AccountKind.SETTLEMENT, limit: 100 });
+      expect(platform.entries.some((e) => e.holdId === holdId && e.amount === 2_500n && e.merchantId === "")).toBe(
+        true,
+      );
+    });
+
+    it("reports a broken invariant and recovers once the books are right again", async () => {
+      const m = newMerchant();
+      await store.topUp(m, "PKR", 1_000n, `topup:${m}`);
+      const seen: boolean[] = [];
+      const watched = new LedgerStore(db, {
+        observer: { operation() {}, batch() {}, conflict() {}, invariants: (ok) => seen.push(ok) },
+      });
+      await query("update accounts set balance = balance + 1 where merchant_id = ? and kind = ?", [m, "available"]);
+      try {
+        const report = await watched.verifyInvariants();
+        expect(report.ok).toBe(false);
+        expect(report.violations.join("\n")).toMatch(/differ from their entries/);
+        expect(report.violations.join("\n")).toMatch(/sum to|balances/);
+      } finally {
+        await query("update accounts set balance = balance - 1 where merchant_id = ? and kind = ?", [m, "available"]);
+      }
+      const report = await watched.verifyInvariants();
+      expect(report).toMatchObject({ ok: true, violations: [] });
+      expect(report.entriesChecked).toBeGreaterThan(0n);
+      expect(seen).toEqual([false, true]);
     });
   });
 });

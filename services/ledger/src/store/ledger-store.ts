@@ -1,8 +1,24 @@
 import { randomUUID } from "node:crypto";
-import { raw } from "@mikro-orm/core";
+import {
+  DeadlockException,
+  LockMode,
+  LockWaitTimeoutException,
+  raw,
+  UniqueConstraintViolationException,
+} from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/sql";
-import { appError, Code, type Database, notFound, Reason } from "@mypay/kit";
-import { AccountKind, HoldState, Movement, type MovementKind, ownerOf } from "../domain/accounts.ts";
+import {
+  appError,
+  Code,
+  type Database,
+  errorDetails,
+  type GroupCommitOptions,
+  GroupCommitter,
+  notFound,
+  type Outcome,
+  Reason,
+} from "@mypay/kit";
+import { AccountKind, HoldState, Movement, type MovementKind, ownerOf, PLATFORM } from "../domain/accounts.ts";
 import { Account, Entry, Hold, Transfer } from "./entities.ts";
 
 export interface BalanceView {
@@ -22,248 +38,754 @@ export interface HoldView {
   updatedAt: Date;
 }
 
-const MERCHANT_KINDS = [AccountKind.AVAILABLE, AccountKind.LOCKED];
+export interface EntryView {
+  id: string;
+  transferId: string;
+  merchantId: string;
+  kind: AccountKind;
+  currency: string;
+  amount: bigint;
+  transferKind: MovementKind;
+  /** The hold a hold/capture/release transfer belongs to; empty for top-ups. */
+  holdId: string;
+  createdAt: Date;
+}
+
+export interface EntryFilter {
+  /** Empty: every merchant and the platform accounts. */
+  merchantId: string;
+  kind?: AccountKind | undefined;
+  currency?: string | undefined;
+  createdAfter?: Date | undefined;
+  createdBefore?: Date | undefined;
+  /** Entries older than this entry id (the previous page's last id). */
+  startingAfter?: bigint | undefined;
+  limit: number;
+}
+
+export interface InvariantReport {
+  ok: boolean;
+  violations: string[];
+  entriesChecked: bigint;
+  accountsChecked: bigint;
+  holdsChecked: bigint;
+}
+
+/** How an operation ended, as the `result` label of `ledger_operations_total`. */
+export type OperationResult = "ok" | "insufficient_funds" | "already_final" | "mismatch" | "error";
+
+/** Hooks the store calls so metrics stay out of it. */
+export interface LedgerObserver {
+  operation(op: MovementKind, result: OperationResult): void;
+  /** Operations in one group commit. */
+  batch(size: number): void;
+  /** A transaction retried after a deadlock, lock-wait timeout or a racing insert. */
+  conflict(): void;
+  invariants(ok: boolean): void;
+}
+
+const QUIET: LedgerObserver = { operation() {}, batch() {}, conflict() {}, invariants() {} };
+
+export interface LedgerStoreOptions {
+  groupCommit?: Partial<GroupCommitOptions>;
+  observer?: LedgerObserver;
+}
+
+export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { maxBatch: 256, maxWaitMs: 1, concurrency: 2 };
+
+/** One queued ledger operation. Top-up keys are the caller's; hold ids key holds, captures and releases. */
+export type LedgerOp =
+  | { kind: "topup"; merchantId: string; currency: string; amount: bigint; key: string }
+  | { kind: "hold"; merchantId: string; holdId: string; currency: string; amount: bigint }
+  | { kind: "capture" | "release"; holdId: string };
+
+type OpResult = BalanceView | HoldView;
+
+/** The accounts an operation moves money between (and, for a top-up, the locked account it reports). */
+interface AccountPlan {
+  debit: string;
+  credit: string;
+  locked?: string;
+}
+
+interface TransferRow {
+  id: string;
+  idempotencyKey: string;
+  kind: MovementKind;
+  debitAccountId: string;
+  creditAccountId: string;
+  amount: bigint;
+  fingerprint: string;
+  createdAt: Date;
+}
+
+interface EntryRow {
+  transferId: string;
+  accountId: string;
+  amount: bigint;
+  createdAt: Date;
+}
+
+const MERCHANT_KINDS: AccountKind[] = [AccountKind.AVAILABLE, AccountKind.LOCKED];
+const ALL_KINDS: AccountKind[] = [...MERCHANT_KINDS, AccountKind.FUNDING, AccountKind.SETTLEMENT];
+const FINAL_STATE = { capture: HoldState.CAPTURED, release: HoldState.RELEASED } as const;
+/** Attempts of one batch transaction that lost a race (deadlock, lock timeout, racing insert). */
+const MAX_ATTEMPTS = 6;
+
+const accountKey = (merchantId: string, currency: string, kind: AccountKind) =>
+  `${ownerOf(kind, merchantId)}\u0000${currency}\u0000${kind}`;
 
 /**
- * The order in which a transfer locks its two account rows: the merchant's available, then its
- * locked, then a platform account (each transfer touches at most one). Any fixed order prevents
- * lock-order deadlocks; this one puts the guarded debit first for holds and captures, the only
- * transfers that may legitimately lack funds.
+ * Double-entry storage. Top-ups, holds, captures and releases are group committed: operations that
+ * arrive together share one transaction, in which the touched account rows are locked once (in one
+ * global order: ascending account id, so batches never deadlock each other), every operation is judged
+ * in arrival order against running balances in memory, and the results are written with a handful of
+ * bulk statements. Each operation keeps its own outcome; a batch either commits whole or not at all.
  */
-const LOCK_RANK: Record<AccountKind, number> = {
-  [AccountKind.AVAILABLE]: 0,
-  [AccountKind.LOCKED]: 1,
-  [AccountKind.FUNDING]: 2,
-  [AccountKind.SETTLEMENT]: 2,
-};
-
-/** Double-entry storage: every method runs in one transaction and either applies fully or not at all. */
 export class LedgerStore {
   readonly #db: Database;
+  readonly #observer: LedgerObserver;
+  readonly #committer: GroupCommitter<LedgerOp, OpResult>;
+  /** Account ids never change once created, so they are cached for the life of the process. */
+  readonly #accountIds = new Map<string, string>();
 
-  constructor(db: Database) {
+  constructor(db: Database, options: LedgerStoreOptions = {}) {
     this.#db = db;
+    this.#observer = options.observer ?? QUIET;
+    this.#committer = new GroupCommitter({ ...DEFAULT_GROUP_COMMIT, ...options.groupCommit }, (ops) =>
+      this.commit(ops),
+    );
   }
 
-  /** Creates the merchant's and the platform's accounts for a currency if they do not exist. */
+  /**
+   * Creates the merchant's and the platform's accounts for a currency if they do not exist. Only the
+   * missing rows are inserted: concurrent INSERT IGNOREs of rows that exist deadlock on InnoDB.
+   */
   async openAccounts(merchantId: string, currency: string): Promise<void> {
+    if (this.#knowsAccounts(merchantId, currency)) return;
+    await this.#learnAccounts([merchantId]);
     const now = new Date();
-    const rows = [...MERCHANT_KINDS, AccountKind.FUNDING, AccountKind.SETTLEMENT].map((kind) => ({
-      id: randomUUID(),
-      merchantId: ownerOf(kind, merchantId),
-      currency,
-      kind,
-      balance: 0n,
-      updatedAt: now,
-    }));
-    await this.#db
-      .em()
-      .createQueryBuilder(Account)
-      .insert(rows)
-      .onConflict(["merchantId", "currency", "kind"])
-      .ignore()
-      .execute();
+    const rows = ALL_KINDS.filter((kind) => !this.#accountIds.has(accountKey(merchantId, currency, kind))).map(
+      (kind) => ({
+        id: randomUUID(),
+        merchantId: ownerOf(kind, merchantId),
+        currency,
+        kind,
+        balance: 0n,
+        updatedAt: now,
+      }),
+    );
+    if (rows.length === 0) return;
+    await this.#retrying(() =>
+      this.#db
+        .em()
+        .createQueryBuilder(Account)
+        .insert(rows)
+        .onConflict(["merchantId", "currency", "kind"])
+        .ignore()
+        .execute(),
+    );
+    await this.#learnAccounts([merchantId]);
   }
 
   /** funding → available. Idempotent on `key`; the same key with other arguments is rejected. */
-  async topUp(merchantId: string, currency: string, amount: bigint, idempotencyKey: string): Promise<BalanceView> {
-    await this.openAccounts(merchantId, currency);
-    // Namespaced, so a caller's key can never collide with the hold/capture/release keys.
-    const key = `topup:${idempotencyKey}`;
-    const fingerprint = `topup:${merchantId}:${currency}:${amount}`;
-    await this.#once(key, fingerprint, (em) => this.#move(em, "topup", merchantId, currency, amount, key, fingerprint));
-    return this.balance(merchantId, currency);
+  async topUp(merchantId: string, currency: string, amount: bigint, key: string): Promise<BalanceView> {
+    // Known accounts queue the top-up at once, keeping its place in arrival order.
+    if (!this.#knowsAccounts(merchantId, currency)) await this.openAccounts(merchantId, currency);
+    return (await this.#committer.submit({ kind: "topup", merchantId, currency, amount, key })) as BalanceView;
   }
 
   /** available → locked under `holdId`. INSUFFICIENT_FUNDS leaves nothing behind. */
   async hold(merchantId: string, holdId: string, currency: string, amount: bigint): Promise<HoldView> {
-    const existing = await this.getHold(holdId);
-    if (existing) return sameHold(existing, merchantId, currency, amount);
-    const key = `hold:${holdId}`;
-    const fingerprint = `hold:${merchantId}:${currency}:${amount}`;
-    try {
-      await this.#db.em().transactional(async (em) => {
-        const moved = await this.#move(em, "hold", merchantId, currency, amount, key, fingerprint);
-        if (!moved) {
-          const accounts = await em.count(Account, { merchantId, currency });
-          if (accounts === 0) throw notFound(`merchant ${merchantId} account in ${currency}`);
-          throw appError(Code.FailedPrecondition, Reason.INSUFFICIENT_FUNDS, "insufficient available balance", {
-            field: "amount",
-          });
-        }
-        const now = new Date();
-        await em
-          .createQueryBuilder(Hold)
-          .insert({
-            id: holdId,
-            merchantId,
-            currency,
-            amount,
-            status: HoldState.PENDING,
-            createdAt: now,
-            updatedAt: now,
-          })
-          .execute();
-      });
-    } catch (err) {
-      if (!this.#db.isUniqueViolation(err)) throw err;
-      // A concurrent call with the same hold id won; answer with its result.
-      const winner = await this.getHold(holdId);
-      if (!winner) throw err;
-      return sameHold(winner, merchantId, currency, amount);
-    }
-    return (await this.getHold(holdId))!;
+    return (await this.#committer.submit({ kind: "hold", merchantId, holdId, currency, amount })) as HoldView;
   }
 
   /** locked → settlement, once. Repeating returns the captured hold; a released hold fails HOLD_ALREADY_FINAL. */
-  capture(holdId: string): Promise<HoldView> {
-    return this.#finish(holdId, HoldState.CAPTURED, "capture");
+  async capture(holdId: string): Promise<HoldView> {
+    return (await this.#committer.submit({ kind: "capture", holdId })) as HoldView;
   }
 
   /** locked → available, once. Repeating returns the released hold; a captured hold fails HOLD_ALREADY_FINAL. */
-  release(holdId: string): Promise<HoldView> {
-    return this.#finish(holdId, HoldState.RELEASED, "release");
+  async release(holdId: string): Promise<HoldView> {
+    return (await this.#committer.submit({ kind: "release", holdId })) as HoldView;
+  }
+
+  /** Captures or releases many holds in one transaction; one outcome per item, in order. */
+  settle(items: Array<{ holdId: string; action: "capture" | "release" }>): Promise<Outcome<HoldView>[]> {
+    return this.commit(items.map((item) => ({ kind: item.action, holdId: item.holdId }))) as Promise<
+      Outcome<HoldView>[]
+    >;
+  }
+
+  /** Resolves once every queued operation has been committed (for shutdown). */
+  drained(): Promise<void> {
+    return this.#committer.drained();
   }
 
   async getHold(holdId: string): Promise<HoldView | undefined> {
-    const row = await this.#db.em().findOne(Hold, { id: holdId });
-    if (!row) return undefined;
-    return { ...row, amount: BigInt(row.amount), status: row.status as HoldState };
+    return (await this.#readHolds(this.#db.em(), [holdId])).get(holdId);
   }
 
   async balance(merchantId: string, currency: string): Promise<BalanceView> {
-    const rows = await this.#db.em().find(Account, { merchantId, currency, kind: { $in: MERCHANT_KINDS } });
+    const rows = await this.#db
+      .em()
+      .createQueryBuilder(Account)
+      .select(["kind", "balance"])
+      .where({ merchantId, currency, kind: { $in: MERCHANT_KINDS } })
+      .execute("all");
     if (rows.length === 0) throw notFound(`merchant ${merchantId} account in ${currency}`);
     const of = (kind: string) => BigInt(rows.find((r) => r.kind === kind)?.balance ?? 0n);
     return { merchantId, currency, available: of(AccountKind.AVAILABLE), locked: of(AccountKind.LOCKED) };
   }
 
-  async #finish(holdId: string, target: HoldState, kind: "capture" | "release"): Promise<HoldView> {
-    const hold = await this.getHold(holdId);
-    if (!hold) throw notFound(`hold ${holdId}`);
-    if (hold.status === HoldState.PENDING) {
-      await this.#db.em().transactional(async (em) => {
-        const claimed = await em.nativeUpdate(
-          Hold,
-          { id: holdId, status: HoldState.PENDING },
-          { status: target, updatedAt: new Date() },
-        );
-        if (claimed !== 1) return; // a concurrent capture/release won; judged below
-        const key = `${kind}:${holdId}`;
-        const moved = await this.#move(em, kind, hold.merchantId, hold.currency, hold.amount, key, key);
-        if (!moved) throw new Error(`ledger invariant broken: locked balance below pending hold ${holdId}`);
-      });
-    }
-    const after = (await this.getHold(holdId))!;
-    if (after.status !== target) {
-      throw appError(Code.FailedPrecondition, Reason.HOLD_ALREADY_FINAL, `hold ${holdId} is already ${after.status}`, {
-        metadata: { status: after.status },
-      });
-    }
-    return after;
-  }
-
-  /** Runs a keyed operation once; a repeated key returns silently, a reused key with other arguments fails. */
-  async #once(key: string, fingerprint: string, apply: (em: EntityManager) => Promise<boolean>): Promise<void> {
-    const check = async () => {
-      const prior = await this.#db.em().findOne(Transfer, { idempotencyKey: key });
-      if (prior && prior.fingerprint !== fingerprint) {
-        throw appError(
-          Code.Aborted,
-          Reason.IDEMPOTENCY_MISMATCH,
-          `idempotency key ${key} was used with other arguments`,
-          {
-            field: "idempotencyKey",
-          },
-        );
-      }
-      return prior !== null;
-    };
-    if (await check()) return;
-    try {
-      await this.#db.em().transactional(async (em) => {
-        if (!(await apply(em))) throw new Error(`ledger transfer ${key} could not be applied`);
-      });
-    } catch (err) {
-      if (!this.#db.isUniqueViolation(err) || !(await check())) throw err;
-    }
+  /** Count and sum of PENDING holds (all currencies), for the outstanding-holds gauges. */
+  async outstandingHolds(): Promise<{ count: number; minor: bigint }> {
+    const [row] = await this.#db
+      .em()
+      .getConnection()
+      .execute<Array<{ n: unknown; s: unknown }>>(
+        "select count(*) as n, coalesce(sum(amount), 0) as s from holds where status = ?",
+        [HoldState.PENDING],
+        "all",
+      );
+    return { count: Number(row?.n ?? 0), minor: BigInt(String(row?.s ?? 0)) };
   }
 
   /**
-   * Moves `amount` between the two accounts of `kind` and writes the transfer and its two entries.
-   * Returns false (writing nothing) when the debited merchant account lacks the funds.
+   * Entries newest first. Resolves the accounts the filter names first, so the entry scan runs on
+   * the (account_id) index; pages by entry id, which only grows.
    */
-  async #move(
-    em: EntityManager,
-    kind: MovementKind,
-    merchantId: string,
-    currency: string,
-    amount: bigint,
-    key: string,
-    fingerprint: string,
-  ): Promise<boolean> {
-    const { debit, credit } = Movement[kind];
-    const accounts = await em.find(Account, {
-      currency,
-      $or: [
-        { merchantId: ownerOf(debit, merchantId), kind: debit },
-        { merchantId: ownerOf(credit, merchantId), kind: credit },
-      ],
+  async listEntries(filter: EntryFilter): Promise<{ entries: EntryView[]; hasMore: boolean }> {
+    const em = this.#db.em();
+    const accountWhere: Record<string, unknown> = {};
+    if (filter.merchantId !== "") accountWhere.merchantId = filter.merchantId;
+    if (filter.kind) accountWhere.kind = filter.kind;
+    if (filter.currency) accountWhere.currency = filter.currency;
+    const readAccounts = (where: Record<string, unknown>) =>
+      em.createQueryBuilder(Account).select(["id", "merchantId", "currency", "kind"]).where(where).execute("all");
+    const filtered = Object.keys(accountWhere).length > 0;
+    // With an account filter, its accounts first (few); without one, only the accounts of the page (after).
+    const accounts = filtered ? await readAccounts(accountWhere) : [];
+    if (filtered && accounts.length === 0) return { entries: [], hasMore: false };
+    const where: Record<string, unknown> = {};
+    if (filtered) where.accountId = { $in: accounts.map((a) => a.id) };
+    const createdAt: Record<string, Date> = {};
+    if (filter.createdAfter) createdAt.$gt = filter.createdAfter;
+    if (filter.createdBefore) createdAt.$lt = filter.createdBefore;
+    if (Object.keys(createdAt).length > 0) where.createdAt = createdAt;
+    if (filter.startingAfter !== undefined) where.id = { $lt: filter.startingAfter };
+    const rows = await em
+      .createQueryBuilder(Entry)
+      .select(["id", "transferId", "accountId", "amount", "createdAt"])
+      .where(where)
+      .orderBy({ id: "desc" })
+      .limit(filter.limit + 1)
+      .execute("all");
+    const page = rows.slice(0, filter.limit);
+    if (!filtered && page.length > 0)
+      accounts.push(...(await readAccounts({ id: { $in: [...new Set(page.map((r) => r.accountId))] } })));
+    const accountById = new Map(accounts.map((a) => [a.id, a]));
+    const transferIds = [...new Set(page.map((r) => r.transferId))];
+    const transfers =
+      transferIds.length === 0
+        ? []
+        : await em
+            .createQueryBuilder(Transfer)
+            .select(["id", "kind", "idempotencyKey"])
+            .where({ id: { $in: transferIds } })
+            .execute("all");
+    const transferById = new Map(transfers.map((t) => [t.id, t]));
+    const entries = page.map((row): EntryView => {
+      const account = accountById.get(row.accountId);
+      const transfer = transferById.get(row.transferId);
+      const transferKind = (transfer?.kind ?? "topup") as MovementKind;
+      return {
+        id: String(row.id),
+        transferId: row.transferId,
+        merchantId: account?.merchantId ?? PLATFORM,
+        kind: (account?.kind ?? AccountKind.FUNDING) as AccountKind,
+        currency: account?.currency ?? "",
+        amount: BigInt(row.amount),
+        transferKind,
+        holdId: transferKind === "topup" ? "" : (transfer?.idempotencyKey.slice(transferKind.length + 1) ?? ""),
+        createdAt: toDate(row.createdAt),
+      };
     });
-    const debitAccount = accounts.find((a) => a.kind === debit);
-    const creditAccount = accounts.find((a) => a.kind === credit);
-    if (!debitAccount || !creditAccount) return false;
-    const now = new Date();
-    // Merchant accounts never go negative: the debit is conditional on the balance covering it.
-    const guard = debit === AccountKind.FUNDING ? {} : { balance: { $gte: amount } };
-    const debitRow = () =>
-      em.nativeUpdate(
-        Account,
-        { id: debitAccount.id, ...guard },
-        { balance: raw("balance - ?", [amount]), updatedAt: now },
+    return { entries, hasMore: rows.length > filter.limit };
+  }
+
+  /**
+   * Proves the books from the entries, in one consistent snapshot: entries sum to zero; every
+   * transfer is one debit and one equal credit; every account's balance is the sum of its entries; no
+   * merchant account is negative; every hold has exactly the transfers its state implies; each
+   * merchant's locked balance equals its pending holds (so balance = available + locked holds money
+   * that exists). Reports to the observer, which keeps `ledger_invariants_ok`.
+   */
+  async verifyInvariants(): Promise<InvariantReport> {
+    const report = await this.#db.em().transactional(async (em) => {
+      const query = (sql: string, params: unknown[] = []) => em.execute<Record<string, unknown>[]>(sql, params, "all");
+      const violations: string[] = [];
+      const sample = (rows: Record<string, unknown>[], describe: (row: Record<string, unknown>) => string) =>
+        rows.slice(0, 5).map(describe).join("; ") + (rows.length > 5 ? `; … ${rows.length - 5} more` : "");
+
+      const [total] = await query("select coalesce(sum(amount), 0) as total, count(*) as n from entries");
+      const sum = BigInt(String(total?.total ?? 0));
+      if (sum !== 0n) violations.push(`entries sum to ${sum}, not 0`);
+
+      const unbalanced = await query(
+        `select t.id from transfers t left join entries e on e.transfer_id = t.id
+          group by t.id, t.amount, t.debit_account_id, t.credit_account_id
+         having count(e.id) <> 2 or coalesce(sum(e.amount), 0) <> 0
+             or sum(case when e.account_id = t.debit_account_id and e.amount = -t.amount then 1 else 0 end) <> 1
+             or sum(case when e.account_id = t.credit_account_id and e.amount = t.amount then 1 else 0 end) <> 1`,
       );
-    const creditRow = () =>
-      em.nativeUpdate(Account, { id: creditAccount.id }, { balance: raw("balance + ?", [amount]), updatedAt: now });
-    // Rows are locked in one global order (LOCK_RANK), so a hold (available → locked) and a release
-    // (locked → available) of one merchant cannot deadlock each other.
-    if (LOCK_RANK[debit] < LOCK_RANK[credit]) {
-      if ((await debitRow()) !== 1) return false;
-      await creditRow();
-    } else {
-      // Top-ups (funding is never guarded) and releases (locked covers every pending hold): the debit cannot fail.
-      await creditRow();
-      if ((await debitRow()) !== 1) throw new Error(`ledger invariant broken: ${debit} account cannot cover ${key}`);
+      if (unbalanced.length > 0) {
+        violations.push(
+          `transfers not exactly one debit and one equal credit: ${sample(unbalanced, (r) => String(r.id))}`,
+        );
+      }
+      const [orphans] = await query(
+        "select count(*) as n from entries e left join transfers t on t.id = e.transfer_id where t.id is null",
+      );
+      if (Number(orphans?.n) > 0) violations.push(`${orphans?.n} entries without a transfer`);
+
+      const drift = await query(
+        `select a.id, a.balance, coalesce(sum(e.amount), 0) as entries
+           from accounts a left join entries e on e.account_id = a.id
+          group by a.id, a.balance
+         having a.balance <> coalesce(sum(e.amount), 0)`,
+      );
+      if (drift.length > 0) {
+        violations.push(
+          `account balances differ from their entries: ${sample(drift, (r) => `${r.id} balance ${r.balance} entries ${r.entries}`)}`,
+        );
+      }
+      const negative = await query("select id, kind, balance from accounts where kind in (?, ?) and balance < 0", [
+        AccountKind.AVAILABLE,
+        AccountKind.LOCKED,
+      ]);
+      if (negative.length > 0) {
+        violations.push(`merchant accounts below zero: ${sample(negative, (r) => `${r.id} (${r.kind}) ${r.balance}`)}`);
+      }
+
+      const badHolds = await query(
+        `select h.id, h.status, h.amount,
+                sum(case when t.idempotency_key = concat('hold:', h.id) and t.amount = h.amount then 1 else 0 end) as holds,
+                sum(case when t.idempotency_key = concat('capture:', h.id) and t.amount = h.amount then 1 else 0 end) as captures,
+                sum(case when t.idempotency_key = concat('release:', h.id) and t.amount = h.amount then 1 else 0 end) as releases,
+                count(t.id) as transfers
+           from holds h
+           left join transfers t
+             on t.idempotency_key in (concat('hold:', h.id), concat('capture:', h.id), concat('release:', h.id))
+          group by h.id, h.status, h.amount
+         having not (
+                  (h.status = ? and count(t.id) = 1 and sum(case when t.idempotency_key = concat('hold:', h.id) and t.amount = h.amount then 1 else 0 end) = 1)
+               or (h.status = ? and count(t.id) = 2 and sum(case when t.idempotency_key = concat('hold:', h.id) and t.amount = h.amount then 1 else 0 end) = 1
+                                 and sum(case when t.idempotency_key = concat('capture:', h.id) and t.amount = h.amount then 1 else 0 end) = 1)
+               or (h.status = ? and count(t.id) = 2 and sum(case when t.idempotency_key = concat('hold:', h.id) and t.amount = h.amount then 1 else 0 end) = 1
+                                 and sum(case when t.idempotency_key = concat('release:', h.id) and t.amount = h.amount then 1 else 0 end) = 1))`,
+        [HoldState.PENDING, HoldState.CAPTURED, HoldState.RELEASED],
+      );
+      if (badHolds.length > 0) {
+        violations.push(
+          `holds whose transfers do not match their state: ${sample(badHolds, (r) => `${r.id} ${r.status} (hold ${r.holds}, capture ${r.captures}, release ${r.releases})`)}`,
+        );
+      }
+      const lockedMismatch = await query(
+        `select a.merchant_id, a.currency, a.balance
+           from accounts a
+          where a.kind = ?
+            and a.balance <> (select coalesce(sum(h.amount), 0) from holds h
+                               where h.merchant_id = a.merchant_id and h.currency = a.currency and h.status = ?)`,
+        [AccountKind.LOCKED, HoldState.PENDING],
+      );
+      if (lockedMismatch.length > 0) {
+        violations.push(
+          `locked balances differ from pending holds: ${sample(lockedMismatch, (r) => `${r.merchant_id} ${r.currency} locked ${r.balance}`)}`,
+        );
+      }
+      const [counts] = await query(
+        "select (select count(*) from accounts) as accounts, (select count(*) from holds) as holds",
+      );
+      return {
+        ok: violations.length === 0,
+        violations,
+        entriesChecked: BigInt(String(total?.n ?? 0)),
+        accountsChecked: BigInt(String(counts?.accounts ?? 0)),
+        holdsChecked: BigInt(String(counts?.holds ?? 0)),
+      };
+    });
+    this.#observer.invariants(report.ok);
+    return report;
+  }
+
+  /**
+   * Applies a batch of operations in one transaction, each with its own outcome, in order. Public for
+   * SettleHolds (a caller's batch is already a group) and tests; callers normally go through the
+   * group committer via topUp/hold/capture/release.
+   */
+  async commit(ops: LedgerOp[]): Promise<Outcome<OpResult>[]> {
+    this.#observer.batch(ops.length);
+    const outcomes: Array<Outcome<OpResult> | undefined> = new Array(ops.length);
+    try {
+      // Captures and releases name only a hold: read it first to learn whose accounts to lock.
+      // Final holds never change again, so those are answered without a transaction.
+      const settling = ops.flatMap((op) => (op.kind === "capture" || op.kind === "release" ? [op.holdId] : []));
+      const before = settling.length > 0 ? await this.#readHolds(this.#db.em(), settling) : new Map();
+      await this.#resolveAccounts(ops, before);
+      const live: number[] = [];
+      const homeless: number[] = [];
+      ops.forEach((op, i) => {
+        if (op.kind === "capture" || op.kind === "release") {
+          const hold = before.get(op.holdId);
+          if (!hold) outcomes[i] = failed(notFound(`hold ${op.holdId}`));
+          else if (hold.status !== HoldState.PENDING) outcomes[i] = settled(hold, FINAL_STATE[op.kind]);
+          else live.push(i);
+        } else if (this.#accountsOf(op, before)) {
+          live.push(i);
+        } else {
+          homeless.push(i);
+        }
+      });
+      if (homeless.length > 0) {
+        // No accounts: NOT_FOUND, unless the hold id is already taken (by another merchant or currency).
+        const holdIds: string[] = [];
+        for (const i of homeless) {
+          const op = ops[i]!;
+          if (op.kind === "hold") holdIds.push(op.holdId);
+        }
+        const taken = holdIds.length > 0 ? await this.#readHolds(this.#db.em(), holdIds) : new Map<string, HoldView>();
+        for (const i of homeless) {
+          const op = ops[i]!;
+          if (op.kind !== "topup" && op.kind !== "hold") continue;
+          const existing = op.kind === "hold" ? taken.get(op.holdId) : undefined;
+          outcomes[i] = existing
+            ? sameHold(existing, op.merchantId, op.currency, op.amount)
+            : failed(notFound(`merchant ${op.merchantId} account in ${op.currency}`));
+        }
+      }
+      if (live.length > 0) {
+        const results = await this.#transact(
+          live.map((i) => ops[i]!),
+          before,
+        );
+        live.forEach((opIndex, j) => {
+          outcomes[opIndex] = results[j];
+        });
+      }
+    } catch (err) {
+      ops.forEach((_, i) => {
+        outcomes[i] ??= failed(err);
+      });
     }
-    const transferId = randomUUID();
-    await em
-      .createQueryBuilder(Transfer)
-      .insert({
+    const done = outcomes.map((o) => o ?? failed(new Error("ledger operation was not judged")));
+    ops.forEach((op, i) => {
+      this.#observer.operation(op.kind, resultOf(done[i]!));
+    });
+    return done;
+  }
+
+  /** Runs the batch transaction, retrying it whole when it loses a race with another process. */
+  #transact(ops: LedgerOp[], before: Map<string, HoldView>): Promise<Outcome<OpResult>[]> {
+    return this.#retrying(() => this.#db.em().transactional((em) => this.#apply(em, ops, before)));
+  }
+
+  /** Runs `work` again (after a short random pause) when it loses a race: deadlock, lock timeout, racing insert. */
+  async #retrying<T>(work: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (err) {
+        if (attempt >= MAX_ATTEMPTS || !this.#isConflict(err)) throw err;
+        this.#observer.conflict();
+        await new Promise((done) => setTimeout(done, Math.random() * 2 ** attempt));
+      }
+    }
+  }
+
+  async #apply(em: EntityManager, ops: LedgerOp[], before: Map<string, HoldView>): Promise<Outcome<OpResult>[]> {
+    const now = new Date();
+    const plans = ops.map((op) => this.#accountsOf(op, before)!);
+    const accountIds = [...new Set(plans.flatMap((p) => [p.debit, p.credit, ...(p.locked ? [p.locked] : [])]))].sort();
+    // One locking read in ascending id order: every batch locks in the same global order.
+    const locking = em
+      .createQueryBuilder(Account)
+      .select(["id", "kind", "balance"])
+      .where({ id: { $in: accountIds } })
+      .orderBy({ id: "asc" });
+    if (this.#db.kind !== "sqlite") locking.setLockMode(LockMode.PESSIMISTIC_WRITE);
+    const lockedRows = await locking.execute("all");
+    const balances = new Map(lockedRows.map((r) => [r.id, BigInt(r.balance)]));
+    const kinds = new Map(lockedRows.map((r) => [r.id, r.kind as AccountKind]));
+    const startBalances = new Map(balances);
+
+    // Read after the locks. Every change to a merchant's holds also locks that merchant's rows, and
+    // InnoDB takes a transaction's snapshot at its first plain read, i.e. here: so this sees every hold
+    // of the locked merchants. A hold id racing in under another merchant surfaces as a unique-key
+    // violation on insert, and the retried batch then sees it.
+    const holdIds = ops.flatMap((op) => (op.kind === "topup" ? [] : [op.holdId]));
+    const holds = holdIds.length > 0 ? await this.#readHolds(em, holdIds) : new Map<string, HoldView>();
+    const topUpKeys = ops.flatMap((op) => (op.kind === "topup" ? [`topup:${op.key}`] : []));
+    const fingerprints = new Map<string, string>();
+    if (topUpKeys.length > 0) {
+      const prior = await em
+        .createQueryBuilder(Transfer)
+        .select(["idempotencyKey", "fingerprint"])
+        .where({ idempotencyKey: { $in: topUpKeys } })
+        .execute("all");
+      for (const row of prior) fingerprints.set(row.idempotencyKey, row.fingerprint);
+    }
+
+    const transfers: TransferRow[] = [];
+    const entries: EntryRow[] = [];
+    const newHolds: HoldView[] = [];
+    const finished = { [HoldState.CAPTURED]: [] as string[], [HoldState.RELEASED]: [] as string[] };
+    const move = (kind: MovementKind, debit: string, credit: string, amount: bigint, key: string, fp: string) => {
+      balances.set(debit, balances.get(debit)! - amount);
+      balances.set(credit, balances.get(credit)! + amount);
+      const transferId = randomUUID();
+      transfers.push({
         id: transferId,
         idempotencyKey: key,
         kind,
-        debitAccountId: debitAccount.id,
-        creditAccountId: creditAccount.id,
+        debitAccountId: debit,
+        creditAccountId: credit,
         amount,
-        fingerprint,
+        fingerprint: fp,
         createdAt: now,
-      })
-      .execute();
-    await em
-      .createQueryBuilder(Entry)
-      .insert([
-        { transferId, accountId: debitAccount.id, amount: -amount, createdAt: now },
-        { transferId, accountId: creditAccount.id, amount, createdAt: now },
-      ])
-      .execute();
-    return true;
+      });
+      entries.push(
+        { transferId, accountId: debit, amount: -amount, createdAt: now },
+        { transferId, accountId: credit, amount, createdAt: now },
+      );
+    };
+
+    const outcomes = ops.map((op, i): Outcome<OpResult> => {
+      const { debit, credit, locked } = plans[i]!;
+      if (op.kind === "topup") {
+        const key = `topup:${op.key}`;
+        const fingerprint = `topup:${op.merchantId}:${op.currency}:${op.amount}`;
+        const prior = fingerprints.get(key);
+        if (prior !== undefined && prior !== fingerprint) {
+          return failed(
+            appError(
+              Code.Aborted,
+              Reason.IDEMPOTENCY_MISMATCH,
+              `idempotency key ${op.key} was used with other arguments`,
+              {
+                field: "idempotencyKey",
+              },
+            ),
+          );
+        }
+        if (prior === undefined) {
+          move("topup", debit, credit, op.amount, key, fingerprint);
+          fingerprints.set(key, fingerprint);
+        }
+        return {
+          ok: true,
+          value: {
+            merchantId: op.merchantId,
+            currency: op.currency,
+            available: balances.get(credit)!,
+            locked: balances.get(locked!)!,
+          },
+        };
+      }
+      if (op.kind === "hold") {
+        const existing = holds.get(op.holdId);
+        if (existing) return sameHold(existing, op.merchantId, op.currency, op.amount);
+        if (balances.get(debit)! < op.amount) {
+          return failed(
+            appError(Code.FailedPrecondition, Reason.INSUFFICIENT_FUNDS, "insufficient available balance", {
+              field: "amount",
+            }),
+          );
+        }
+        const key = `hold:${op.holdId}`;
+        move("hold", debit, credit, op.amount, key, `hold:${op.merchantId}:${op.currency}:${op.amount}`);
+        const hold: HoldView = {
+          id: op.holdId,
+          merchantId: op.merchantId,
+          currency: op.currency,
+          amount: op.amount,
+          status: HoldState.PENDING,
+          createdAt: now,
+          updatedAt: now,
+        };
+        holds.set(op.holdId, hold);
+        newHolds.push(hold);
+        return { ok: true, value: hold };
+      }
+      const hold = holds.get(op.holdId)!;
+      const target = FINAL_STATE[op.kind];
+      if (hold.status !== HoldState.PENDING) return settled(hold, target);
+      if (balances.get(debit)! < hold.amount) {
+        throw new Error(`ledger invariant broken: locked balance below pending hold ${hold.id}`);
+      }
+      const key = `${op.kind}:${hold.id}`;
+      move(op.kind, debit, credit, hold.amount, key, key);
+      const after: HoldView = { ...hold, status: target, updatedAt: now };
+      holds.set(hold.id, after);
+      finished[target].push(hold.id);
+      return { ok: true, value: after };
+    });
+
+    for (const [id, balance] of balances) {
+      if (balance < 0n && kinds.get(id) !== AccountKind.FUNDING) {
+        throw new Error(`ledger invariant broken: account ${id} would go negative`);
+      }
+    }
+    const changed = [...balances].filter(([id, balance]) => balance !== startBalances.get(id));
+    if (changed.length > 0) {
+      const params = changed.flatMap(([id, balance]) => [id, balance - startBalances.get(id)!]);
+      await em
+        .createQueryBuilder(Account)
+        .update({
+          balance: raw(`balance + case id ${changed.map(() => "when ? then ?").join(" ")} end`, params),
+          updatedAt: now,
+        })
+        .where({ id: { $in: changed.map(([id]) => id) } })
+        .execute();
+    }
+    if (transfers.length > 0) {
+      await em.createQueryBuilder(Transfer).insert(transfers).execute();
+      await em.createQueryBuilder(Entry).insert(entries).execute();
+    }
+    if (newHolds.length > 0) await em.createQueryBuilder(Hold).insert(newHolds).execute();
+    for (const [status, ids] of Object.entries(finished)) {
+      if (ids.length === 0) continue;
+      await em
+        .createQueryBuilder(Hold)
+        .update({ status, updatedAt: now })
+        .where({ id: { $in: ids }, status: HoldState.PENDING })
+        .execute();
+    }
+    return outcomes;
+  }
+
+  #knowsAccounts(merchantId: string, currency: string): boolean {
+    return ALL_KINDS.every((kind) => this.#accountIds.has(accountKey(merchantId, currency, kind)));
+  }
+
+  /** The debit and credit account ids of an operation, or undefined when an account does not exist. */
+  #accountsOf(op: LedgerOp, before: Map<string, HoldView>): AccountPlan | undefined {
+    const owner = ownerOfOp(op, before);
+    if (!owner) return undefined;
+    const { debit, credit } = Movement[op.kind];
+    const debitId = this.#accountIds.get(accountKey(owner.merchantId, owner.currency, debit));
+    const creditId = this.#accountIds.get(accountKey(owner.merchantId, owner.currency, credit));
+    if (!debitId || !creditId) return undefined;
+    if (op.kind !== "topup") return { debit: debitId, credit: creditId };
+    // A top-up answers with the whole balance, so it reads the merchant's locked account as well.
+    const lockedId = this.#accountIds.get(accountKey(owner.merchantId, owner.currency, AccountKind.LOCKED));
+    return lockedId ? { debit: debitId, credit: creditId, locked: lockedId } : undefined;
+  }
+
+  /** Fills the account-id cache for every merchant and currency the batch touches. */
+  async #resolveAccounts(ops: LedgerOp[], before: Map<string, HoldView>): Promise<void> {
+    const wanted = new Map<string, { merchantId: string; currency: string }>();
+    for (const op of ops) {
+      const owner = ownerOfOp(op, before);
+      if (!owner) continue;
+      if (!this.#knowsAccounts(owner.merchantId, owner.currency))
+        wanted.set(`${owner.merchantId}\u0000${owner.currency}`, owner);
+    }
+    if (wanted.size > 0) await this.#learnAccounts([...new Set([...wanted.values()].map((w) => w.merchantId))]);
+  }
+
+  /** Caches the ids of every account of these merchants and of the platform. */
+  async #learnAccounts(merchantIds: string[]): Promise<void> {
+    const rows = await this.#db
+      .em()
+      .createQueryBuilder(Account)
+      .select(["id", "merchantId", "currency", "kind"])
+      .where({ merchantId: { $in: [...merchantIds, PLATFORM] } })
+      .execute("all");
+    for (const row of rows) {
+      this.#accountIds.set(accountKey(row.merchantId, row.currency, row.kind as AccountKind), row.id);
+    }
+  }
+
+  async #readHolds(em: EntityManager, ids: string[]): Promise<Map<string, HoldView>> {
+    const rows = await em
+      .createQueryBuilder(Hold)
+      .select(["id", "merchantId", "currency", "amount", "status", "createdAt", "updatedAt"])
+      .where({ id: { $in: [...new Set(ids)] } })
+      .execute("all");
+    return new Map(
+      rows.map((row) => [
+        row.id,
+        {
+          id: row.id,
+          merchantId: row.merchantId,
+          currency: row.currency,
+          amount: BigInt(row.amount),
+          status: row.status as HoldState,
+          createdAt: toDate(row.createdAt),
+          updatedAt: toDate(row.updatedAt),
+        },
+      ]),
+    );
+  }
+
+  /** Errors after which the whole batch transaction is simply run again. */
+  #isConflict(err: unknown): boolean {
+    if (!(err instanceof Error)) return false;
+    const converted =
+      err instanceof UniqueConstraintViolationException ? err : this.#db.orm.driver.convertException(err);
+    return (
+      converted instanceof DeadlockException ||
+      converted instanceof LockWaitTimeoutException ||
+      converted instanceof UniqueConstraintViolationException ||
+      /SQLITE_BUSY|database is locked/i.test(err.message)
+    );
   }
 }
 
-function sameHold(hold: HoldView, merchantId: string, currency: string, amount: bigint): HoldView {
+/** Whose accounts an operation moves money between: named by it, or by the hold it settles. */
+function ownerOfOp(op: LedgerOp, before: Map<string, HoldView>): { merchantId: string; currency: string } | undefined {
+  if (op.kind === "topup" || op.kind === "hold") return { merchantId: op.merchantId, currency: op.currency };
+  return before.get(op.holdId);
+}
+
+function failed(error: unknown): Outcome<never> {
+  return { ok: false, error };
+}
+
+/** The answer to capturing or releasing a hold that is already final. */
+function settled(hold: HoldView, target: HoldState): Outcome<HoldView> {
+  if (hold.status === target) return { ok: true, value: hold };
+  return failed(
+    appError(Code.FailedPrecondition, Reason.HOLD_ALREADY_FINAL, `hold ${hold.id} is already ${hold.status}`, {
+      metadata: { status: hold.status },
+    }),
+  );
+}
+
+function sameHold(hold: HoldView, merchantId: string, currency: string, amount: bigint): Outcome<HoldView> {
   if (hold.merchantId !== merchantId || hold.currency !== currency || hold.amount !== amount) {
-    throw appError(Code.Aborted, Reason.IDEMPOTENCY_MISMATCH, `hold ${hold.id} exists with other arguments`, {
-      field: "holdId",
-    });
+    return failed(
+      appError(Code.Aborted, Reason.IDEMPOTENCY_MISMATCH, `hold ${hold.id} exists with other arguments`, {
+        field: "holdId",
+      }),
+    );
   }
-  return hold;
+  return { ok: true, value: hold };
+}
+
+function resultOf(outcome: Outcome<unknown>): OperationResult {
+  if (outcome.ok) return "ok";
+  const { reason } = errorDetails(outcome.error);
+  if (reason === Reason.INSUFFICIENT_FUNDS) return "insufficient_funds";
+  if (reason === Reason.HOLD_ALREADY_FINAL) return "already_final";
+  if (reason === Reason.IDEMPOTENCY_MISMATCH) return "mismatch";
+  return "error";
+}
+
+/** Datetimes come back as Date (MySQL) or epoch milliseconds (SQLite) from raw selects. */
+function toDate(value: unknown): Date {
+  if (value instanceof Date) return value;
+  if (typeof value === "number" || typeof value === "bigint") return new Date(Number(value));
+  return new Date(String(value));
 }

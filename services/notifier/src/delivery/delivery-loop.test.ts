@@ -1,17 +1,19 @@
-import { createLogger, type Database, openDatabase, testStorage } from "@mypay/kit";
+import { createLogger, type Database, type Logger, openDatabase, testStorage } from "@mypay/kit";
 import { Registry } from "prom-client";
 import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, it } from "vitest";
 import { AttemptResult, MessageStatus } from "../domain/delivery.ts";
 import { DeliveryStore } from "../store/delivery-store.ts";
 import { EndpointStore } from "../store/endpoint-store.ts";
-import { Attempt, Event, entities, Message } from "../store/entities.ts";
+import { Attempt, Endpoint, Event, entities, Message } from "../store/entities.ts";
 import { EventStore, type NewEvent } from "../store/event-store.ts";
+import { MessageStore } from "../store/message-store.ts";
 import { migrations } from "../store/migrations/index.ts";
 import { DeliveryLoop } from "./delivery-loop.ts";
 import { createDeliveryMetrics } from "./delivery-metrics.ts";
+import { announceDisabled } from "./endpoint-disabled.ts";
 import type { Resolver } from "./target-guard.ts";
-import { closedPort, startReceiver, until } from "./test-receiver.ts";
+import { closedPort, type ReceivedWebhook, startReceiver, until } from "./test-receiver.ts";
 import { USER_AGENT, WebhookSender } from "./webhook-sender.ts";
 
 const logger = createLogger("notifier-test", "silent");
@@ -23,6 +25,11 @@ interface HarnessOptions {
   timeoutMs?: number;
   allowLoopback?: boolean;
   batchSize?: number;
+  concurrency?: number;
+  endpointConcurrency?: number;
+  disableAfterMs?: number;
+  clock?: () => Date;
+  logger?: Logger;
 }
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -49,26 +56,35 @@ async function harness(options: HarnessOptions = {}) {
   const deliveries = new DeliveryStore(db);
   const registry = new Registry();
   const metrics = createDeliveryMetrics(registry, () => deliveries.queueDepth(), logger);
+  const events = new EventStore(db, schedule);
   const makeLoop = () => {
     const sender = new WebhookSender({ policy, timeoutMs });
     cleanups.push(() => sender.close());
-    return new DeliveryLoop({
+    const loop = new DeliveryLoop({
       store: deliveries,
       sender,
       logger,
       metrics,
       retrySchedule: schedule,
       batchSize: options.batchSize ?? 64,
-      concurrency: 8,
+      concurrency: options.concurrency ?? 8,
+      endpointConcurrency: options.endpointConcurrency ?? 4,
       timeoutMs,
+      leaseMarginMs: 5_000,
+      disableAfterMs: options.disableAfterMs ?? 3_600_000,
+      clock: options.clock,
+      onEndpointsDisabled: announceDisabled(events, () => undefined),
     });
+    cleanups.push(() => loop.stop());
+    return loop;
   };
   return {
     db,
     deliveries,
     registry,
     endpoints: new EndpointStore(db),
-    events: new EventStore(db, schedule),
+    store: new MessageStore(db),
+    events,
     loop: makeLoop(),
     makeLoop,
     messages: () => db.em().find(Message, {}, { orderBy: { createdAt: "asc", id: "asc" } }),
@@ -89,8 +105,8 @@ function event(merchantId: string, overrides: Partial<NewEvent> = {}): NewEvent 
   };
 }
 
-async function receiverFor(respond?: Parameters<typeof startReceiver>[0]) {
-  const receiver = await startReceiver(respond);
+async function receiverFor(respond?: Parameters<typeof startReceiver>[0], port?: number) {
+  const receiver = await startReceiver(respond, port);
   cleanups.push(() => receiver.close());
   return receiver;
 }
@@ -300,8 +316,8 @@ describe("webhook delivery", () => {
 
     // A claimer that dies before recording anything.
     const crashed = await h.deliveries.claimDue(10, 200);
-    expect(crashed.messages).toHaveLength(1);
-    expect((await h.deliveries.claimDue(10, 200)).messages).toHaveLength(0);
+    expect(crashed).toHaveLength(1);
+    expect(await h.deliveries.claimDue(10, 200)).toHaveLength(0);
     await h.loop.tick();
     expect(receiver.received).toHaveLength(0);
 
@@ -312,19 +328,22 @@ describe("webhook delivery", () => {
     expect(message).toMatchObject({ status: MessageStatus.DELIVERED, attempts: 1 });
 
     // The stale claimer wakes up and reports a failure: its attempt is kept, the state is not touched.
-    const stale = crashed.messages[0]!;
-    await h.deliveries.recordAttempts(crashed.token, [
-      {
-        message: stale,
-        attemptedAt: new Date(),
-        result: AttemptResult.HTTP_ERROR,
-        statusCode: 503,
-        latencyMs: 1,
-        error: "HTTP 503",
-        responseExcerpt: undefined,
-        next: { status: MessageStatus.DEAD },
-      },
-    ]);
+    const stale = crashed[0]!;
+    await h.deliveries.recordAttempts(
+      [
+        {
+          message: stale,
+          attemptedAt: new Date(),
+          result: AttemptResult.HTTP_ERROR,
+          statusCode: 503,
+          latencyMs: 1,
+          error: "HTTP 503",
+          responseExcerpt: undefined,
+          next: { status: MessageStatus.DEAD },
+        },
+      ],
+      { disableAfterMs: 3_600_000 },
+    );
     expect((await h.messages())[0]).toMatchObject({ status: MessageStatus.DELIVERED, attempts: 1 });
     expect(await h.attempts(stale.id)).toHaveLength(2);
   });
@@ -368,5 +387,247 @@ describe("webhook delivery", () => {
       expect(attempt).toMatchObject({ result: AttemptResult.REFUSED, statusCode: null });
       expect(attempt?.error).toMatch(/loopback/);
     }
+  });
+});
+
+/** The Standard Webhooks headers of a received request. */
+function signedHeaders(request: ReceivedWebhook): Record<string, string> {
+  return Object.fromEntries(
+    ["webhook-id", "webhook-timestamp", "webhook-signature"].map((k) => [k, String(request.headers[k])]),
+  );
+}
+
+function verifies(secret: string, request: ReceivedWebhook): boolean {
+  try {
+    new Webhook(secret).verify(request.body, signedHeaders(request));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const HOUR = 3_600_000;
+
+describe("delivery rules", () => {
+  it("signs with both secrets during a rotation's grace period and only the new one after", async () => {
+    let offset = 0;
+    const clock = () => new Date(Date.now() + offset);
+    const h = await harness({ clock });
+    const receiver = await receiverFor();
+    const { endpoint, secret: old } = await h.endpoints.create({
+      merchantId: "mch_rot",
+      url: receiver.url,
+      description: "",
+      eventTypes: [],
+    });
+    const rotation = await h.endpoints.rotateSecret("mch_rot", endpoint.id, 24 * HOUR, clock());
+    expect(rotation?.secret).toMatch(/^whsec_/);
+    expect(rotation?.secret).not.toBe(old);
+    const fresh = rotation!.secret;
+
+    await h.events.publish([event("mch_rot")]);
+    await h.loop.tick();
+    const [during] = receiver.received;
+    expect(String(during?.headers["webhook-signature"]).split(" ")).toHaveLength(2);
+    expect(verifies(fresh, during!)).toBe(true);
+    expect(verifies(old, during!)).toBe(true);
+
+    offset = 25 * HOUR;
+    await h.events.publish([event("mch_rot")]);
+    await h.loop.tick();
+    const after = receiver.received[1]!;
+    expect(String(after.headers["webhook-signature"]).split(" ")).toHaveLength(1);
+    expect(verifies(fresh, after)).toBe(true);
+    expect(verifies(old, after)).toBe(false);
+  });
+
+  it("dead-letters while the receiver is down, and a replay after it recovers delivers the same webhook-id", async () => {
+    const h = await harness({ schedule: [0, 20, 20] });
+    const port = await closedPort();
+    await h.endpoints.create({
+      merchantId: "mch_replay",
+      url: `http://127.0.0.1:${port}/webhooks`,
+      description: "",
+      eventTypes: [],
+    });
+    await h.events.publish([event("mch_replay"), event("mch_replay")]);
+    await until(
+      async () => (await h.messages()).every((m) => m.status === MessageStatus.DEAD),
+      () => h.loop.tick(),
+    );
+    const [first, second] = await h.messages();
+    const receiver = await receiverFor(undefined, port);
+    const replayed = await h.store.replay("mch_replay", first!.id);
+    expect(replayed).toMatchObject({ id: first!.id, status: MessageStatus.PENDING });
+    await h.loop.tick();
+    expect(receiver.received.map((r) => r.headers["webhook-id"])).toEqual([first!.id]);
+    expect((await h.messages())[0]).toMatchObject({ status: MessageStatus.DELIVERED, attempts: 4 });
+    // Another merchant cannot replay it, and bulk replay picks up the rest.
+    expect(await h.store.replay("mch_other", second!.id)).toBe("not_found");
+    expect(await h.store.replayFailed("mch_replay", new Date(Date.now() - HOUR))).toBe(1);
+    await h.loop.tick();
+    expect(receiver.received.map((r) => r.headers["webhook-id"])).toEqual([first!.id, second!.id]);
+    // A delivered message can be replayed once more, again with its id.
+    await h.store.replay("mch_replay", first!.id);
+    await h.loop.tick();
+    expect(receiver.received.at(-1)?.headers["webhook-id"]).toBe(first!.id);
+    expect((await h.attempts(first!.id)).map((a) => a.result)).toEqual([
+      AttemptResult.NETWORK_ERROR,
+      AttemptResult.NETWORK_ERROR,
+      AttemptResult.NETWORK_ERROR,
+      AttemptResult.DELIVERED,
+      AttemptResult.DELIVERED,
+    ]);
+  });
+
+  it("disables an endpoint that answers 410 Gone, cancels its messages and tells the merchant's other endpoints", async () => {
+    const h = await harness({ endpointConcurrency: 1 });
+    const gone = await receiverFor(() => ({ status: 410, body: "gone" }));
+    const other = await receiverFor();
+    const { endpoint } = await h.endpoints.create({
+      merchantId: "mch_gone",
+      url: gone.url,
+      description: "",
+      eventTypes: ["payout.updated"],
+    });
+    await h.endpoints.create({
+      merchantId: "mch_gone",
+      url: other.url,
+      description: "",
+      eventTypes: ["endpoint.disabled"],
+    });
+    await h.events.publish([event("mch_gone"), event("mch_gone"), event("mch_gone")]);
+    await until(
+      () => other.received.length > 0,
+      () => h.loop.tick(),
+    );
+    const stored = await h.db.em().findOneOrFail(Endpoint, { id: endpoint.id });
+    expect(stored).toMatchObject({ enabled: false, disabledReason: "the receiver answered 410 Gone" });
+    const mine = (await h.messages()).filter((m) => m.endpointId === endpoint.id);
+    expect(mine.map((m) => m.status)).toEqual([MessageStatus.DEAD, MessageStatus.DEAD, MessageStatus.DEAD]);
+    // Messages claimed with the first one are cancelled as soon as it answers 410, without being sent.
+    expect(gone.received).toHaveLength(1);
+    const notice = JSON.parse(other.received[0]!.body);
+    expect(notice).toMatchObject({ type: "endpoint.disabled", data: { endpointId: endpoint.id } });
+    // Nothing new is queued for it, and it counts on the gauge.
+    expect(await h.events.publish([event("mch_gone")])).toEqual({ accepted: 1, queued: 0 });
+    expect(metricValue(await h.registry.metrics(), "webhook_endpoints_disabled")).toBe(1);
+  });
+
+  it("waits as long as a 429's Retry-After asks", async () => {
+    const h = await harness({ schedule: [0, 10, 10] });
+    const receiver = await receiverFor((_req, n) =>
+      n === 0 ? { status: 429, headers: { "retry-after": "1" } } : { status: 200 },
+    );
+    await h.endpoints.create({ merchantId: "mch_429", url: receiver.url, description: "", eventTypes: [] });
+    await h.events.publish([event("mch_429")]);
+    const started = Date.now();
+    await h.loop.tick();
+    const [message] = await h.messages();
+    expect(message?.nextAttemptAt.getTime()).toBeGreaterThanOrEqual(started + 900);
+    await until(
+      () => receiver.received.length >= 2,
+      () => h.loop.tick(),
+    );
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect((await h.messages())[0]?.status).toBe(MessageStatus.DELIVERED);
+  });
+
+  it("disables an endpoint that has only failed for the configured period", async () => {
+    let offset = 0;
+    const h = await harness({
+      schedule: [0, HOUR / 2, HOUR / 2, HOUR / 2],
+      disableAfterMs: HOUR,
+      clock: () => new Date(Date.now() + offset),
+    });
+    const failing = await receiverFor(() => ({ status: 500 }));
+    const other = await receiverFor();
+    const { endpoint } = await h.endpoints.create({
+      merchantId: "mch_fail",
+      url: failing.url,
+      description: "",
+      eventTypes: ["payout.updated"],
+    });
+    await h.endpoints.create({
+      merchantId: "mch_fail",
+      url: other.url,
+      description: "",
+      eventTypes: ["endpoint.disabled"],
+    });
+    await h.events.publish([event("mch_fail")]);
+    await h.loop.tick();
+    expect((await h.db.em().findOneOrFail(Endpoint, { id: endpoint.id })).enabled).toBe(true);
+    offset = 2 * HOUR;
+    await until(
+      () => other.received.length > 0,
+      () => h.loop.tick(),
+    );
+    const stored = await h.db.em().findOneOrFail(Endpoint, { id: endpoint.id });
+    expect(stored.enabled).toBe(false);
+    expect(stored.disabledReason).toMatch(/every attempt failed for 1 h/);
+    expect(JSON.parse(other.received[0]!.body).data.endpointId).toBe(endpoint.id);
+  });
+
+  it("keeps other endpoints fast while one receiver hangs", async () => {
+    const h = await harness({ schedule: [0], timeoutMs: 3_000, concurrency: 8, endpointConcurrency: 2, batchSize: 8 });
+    const slow = await receiverFor(() => "hang");
+    const fast = await Promise.all([receiverFor(), receiverFor(), receiverFor()]);
+    await h.endpoints.create({ merchantId: "mch_slow_ep", url: slow.url, description: "", eventTypes: [] });
+    await h.endpoints.create({ merchantId: "mch_fast", url: fast[0]!.url, description: "", eventTypes: [] });
+    await h.endpoints.create({ merchantId: "mch_fast2", url: fast[1]!.url, description: "", eventTypes: [] });
+    await h.endpoints.create({ merchantId: "mch_fast3", url: fast[2]!.url, description: "", eventTypes: [] });
+    // The slow endpoint's messages are published first, so they are due first.
+    await h.events.publish(Array.from({ length: 20 }, () => event("mch_slow_ep")));
+    await h.events.publish(
+      ["mch_fast", "mch_fast2", "mch_fast3"].flatMap((m) => Array.from({ length: 20 }, () => event(m))),
+    );
+    const started = Date.now();
+    h.loop.wake();
+    await until(
+      () => fast.every((r) => r.received.length >= 20),
+      async () => undefined,
+      10_000,
+    );
+    expect(Date.now() - started).toBeLessThan(2_500);
+    // At most the endpoint's bound was ever in flight to the hanging receiver.
+    expect(slow.received.length).toBe(2);
+    await slow.close();
+  });
+
+  it("claims without deadlocks or double deliveries while several loops run and events keep coming", async () => {
+    const errors: unknown[] = [];
+    const spy = Object.create(logger, { error: { value: (...args: unknown[]) => errors.push(args) } }) as Logger;
+    const h = await harness({ batchSize: 8, logger: spy });
+    const receivers = await Promise.all([receiverFor(), receiverFor(), receiverFor()]);
+    for (const r of receivers) {
+      await h.endpoints.create({ merchantId: "mch_busy", url: r.url, description: "", eventTypes: [] });
+    }
+    const loops = [h.loop, h.makeLoop(), h.makeLoop(), h.makeLoop()];
+    let publishing = true;
+    const spin = Promise.all(
+      loops.map(async (loop) => {
+        while (publishing) await Promise.all([loop.tick(), new Promise((r) => setTimeout(r, 5))]);
+      }),
+    );
+    const total = 10 * 15;
+    for (let round = 0; round < 10; round++) {
+      await Promise.all([
+        h.events.publish(Array.from({ length: 10 }, () => event("mch_busy"))),
+        h.events.publish(Array.from({ length: 5 }, () => event("mch_busy"))),
+      ]);
+    }
+    await until(
+      () => receivers.reduce((n, r) => n + r.received.length, 0) >= total * 3,
+      async () => undefined,
+      20_000,
+    );
+    publishing = false;
+    await spin;
+    await Promise.all(loops.map((loop) => loop.tick()));
+    const ids = receivers.flatMap((r) => r.received.map((req) => String(req.headers["webhook-id"])));
+    expect(ids).toHaveLength(total * 3);
+    expect(new Set(ids).size).toBe(total * 3);
+    expect(errors).toEqual([]);
+    expect((await h.messages()).every((m) => m.status === MessageStatus.DELIVERED && m.attempts === 1)).toBe(true);
   });
 });

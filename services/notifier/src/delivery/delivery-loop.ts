@@ -1,7 +1,8 @@
 import type { Logger } from "@mypay/kit";
 import cron, { type ScheduledTask } from "node-cron";
 import { AttemptResult, MessageStatus, stateAfterAttempt } from "../domain/delivery.ts";
-import type { AttemptRecord, ClaimedMessage, DeliveryStore } from "../store/delivery-store.ts";
+import { signingSecrets } from "../domain/signature.ts";
+import type { AttemptRecord, ClaimedMessage, DeliveryStore, DisabledEndpoint } from "../store/delivery-store.ts";
 import type { DeliveryMetrics } from "./delivery-metrics.ts";
 import type { AttemptOutcome, Delivery } from "./webhook-sender.ts";
 
@@ -12,105 +13,229 @@ export interface DeliveryLoopOptions {
   metrics?: DeliveryMetrics;
   /** Waits before each attempt, in milliseconds; see retry-schedule.ts. */
   retrySchedule: readonly number[];
+  /** Most messages taken by one claim. */
   batchSize: number;
-  /** Deliveries in flight at once. */
+  /** Deliveries in flight at once in this process. */
   concurrency: number;
+  /** Deliveries in flight at once to one endpoint, so a slow receiver holds only this many slots. */
+  endpointConcurrency: number;
   /** The sender's limit on one attempt; sizes the claim lease. */
   timeoutMs: number;
+  /** Added to the timeout for a claim's lease, to cover recording the result. */
+  leaseMarginMs: number;
+  /** An endpoint whose every attempt failed for this long is disabled. */
+  disableAfterMs: number;
+  /** Told about endpoints the platform just disabled (410 Gone, failing too long). */
+  onEndpointsDisabled?: (endpoints: DisabledEndpoint[]) => Promise<void>;
+  /** The time; tests move it to cross rotation grace periods and failure windows. */
+  clock?: () => Date;
 }
 
-/** Added to the longest a batch can take, to cover the claim and record transactions. */
-const LEASE_MARGIN_MS = 60_000;
-
 /**
- * Claims due messages in batches, delivers each batch concurrently and commits its outcomes in
- * one transaction, until nothing is due. Runs are single-flight: a wake-up during a run makes
- * the run look again when it is done. All state is in the database; waking is only a shortcut.
+ * Delivers due messages as a pipeline: claims keep a small queue of claimed messages ready, each
+ * starts as soon as a delivery slot is free (never more than `endpointConcurrency` at once per
+ * endpoint), and finished attempts are recorded together, one transaction for all that finished
+ * since the last one. A slow receiver therefore holds only its own slots and its short queue, and
+ * never makes other endpoints' messages wait for it. All state is in the database; waking is only
+ * a shortcut.
  */
 export class DeliveryLoop {
   readonly #options: DeliveryLoopOptions;
   readonly #leaseMs: number;
+  readonly #now: () => Date;
+  /** Claimed messages per endpoint (in flight and queued) past which its messages are not claimed. */
+  readonly #endpointHold: number;
+  #active = 0;
+  /** Claimed, not yet started, in claim order. */
+  #ready: ClaimedMessage[] = [];
+  readonly #inFlightTo = new Map<string, number>();
+  readonly #heldFor = new Map<string, number>();
+  /** Endpoints that just answered 410 Gone: nothing more is sent to them while the disable is recorded. */
+  readonly #gone = new Set<string>();
+  readonly #inFlight = new Set<Promise<void>>();
+  #finished: AttemptRecord[] = [];
+  #flushing: Promise<void> | undefined;
+  #completions = 0;
+  #waiters: Array<() => void> = [];
   #running: Promise<void> | undefined;
   #again = false;
   #stopping = false;
 
   constructor(options: DeliveryLoopOptions) {
     this.#options = options;
-    // A lease outlasts the slowest batch, so a live claimer never loses its messages to another.
-    this.#leaseMs = Math.ceil(options.batchSize / options.concurrency) * options.timeoutMs + LEASE_MARGIN_MS;
+    this.#now = options.clock ?? (() => new Date());
+    this.#endpointHold = 2 * options.endpointConcurrency;
+    // A queued message starts within one round of its endpoint's deliveries and one round of the
+    // slots', then takes at most one timeout: its lease outlasts that and the recording.
+    this.#leaseMs = 3 * options.timeoutMs + options.leaseMarginMs;
   }
 
   /** Starts a run now unless one is going; then that run looks again before it ends. */
   wake(): void {
     if (this.#stopping) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    this.#running = this.#drain().finally(() => {
+    this.#again = true;
+    this.#notify();
+    this.#running ??= this.#run().finally(() => {
       this.#running = undefined;
     });
   }
 
-  /** Wakes the loop and resolves when the current run has finished. */
+  /** Wakes the loop and resolves when nothing more is due and every attempt made is recorded. */
   tick(): Promise<void> {
     this.wake();
     return this.#running ?? Promise.resolve();
   }
 
-  /** Takes no new batches and resolves once the batch in flight is recorded. */
+  /** Takes no new messages and resolves once the deliveries in flight are recorded. */
   async stop(): Promise<void> {
     this.#stopping = true;
+    this.#notify();
     await this.#running;
+    await this.#settle();
   }
 
-  /** Claims, delivers and records one batch; returns how many messages it held. */
-  async runBatch(): Promise<number> {
-    const { store, retrySchedule, metrics, logger } = this.#options;
-    const claim = await store.claimDue(this.#options.batchSize, this.#leaseMs);
-    if (claim.messages.length === 0) return 0;
-    const outcomes = await mapBounded(claim.messages, this.#options.concurrency, (m) => this.#attempt(m));
-    const now = new Date();
-    const records: AttemptRecord[] = claim.messages.map((message, i) => {
-      const outcome = outcomes[i]!;
-      return { message, ...outcome, next: stateAfterAttempt(outcome.result, message.attempts + 1, retrySchedule, now) };
-    });
-    await store.recordAttempts(claim.token, records, now);
-    for (const record of records) {
-      metrics?.observeAttempt(record);
-      if (record.next.status === MessageStatus.DEAD) {
-        logger.warn(
-          {
-            messageId: record.message.id,
-            endpointId: record.message.endpointId,
-            attempts: record.message.attempts + 1,
-          },
-          "webhook message dead-lettered",
-        );
-      }
-    }
-    return claim.messages.length;
-  }
-
-  async #drain(): Promise<void> {
+  async #run(): Promise<void> {
     try {
-      do {
+      while (!this.#stopping) {
         this.#again = false;
-        while (!this.#stopping) {
-          if ((await this.runBatch()) < this.#options.batchSize) break;
+        this.#startReady();
+        const room = this.#claimRoom();
+        if (room > 0) {
+          const completionsBefore = this.#completions;
+          if ((await this.#claim(room)) > 0) continue;
+          // Nothing claimable: look again once a delivery ends (its endpoint may have more due).
+          if (this.#completions !== completionsBefore || this.#again) continue;
         }
-      } while (this.#again && !this.#stopping);
+        if (this.#active === 0 && this.#ready.length === 0) break;
+        await this.#changed();
+      }
     } catch (err) {
       // Claimed messages keep their lease and come due again when it ends.
       this.#options.logger.error({ err }, "webhook delivery run failed");
     }
+    if (this.#ready.length > 0) await this.#handBack();
+    await this.#settle();
+  }
+
+  /**
+   * How many messages to claim now: enough for about two rounds of slots, counting only queued
+   * messages that could start (a queue full of one slow endpoint's messages does not stop claims).
+   */
+  #claimRoom(): number {
+    const { concurrency, batchSize } = this.#options;
+    const startable = this.#ready.filter((m) => this.#canStart(m)).length;
+    if (startable >= concurrency) return 0;
+    return Math.min(batchSize, 2 * concurrency - this.#active - startable);
+  }
+
+  /** Claims up to `limit` messages into the queue; returns how many it kept. */
+  async #claim(limit: number): Promise<number> {
+    const { store } = this.#options;
+    const full = [...this.#heldFor].filter(([, n]) => n >= this.#endpointHold).map(([id]) => id);
+    full.push(...this.#gone);
+    const claimed = await store.claimDue(limit, this.#leaseMs, this.#now(), full);
+    if (claimed.length === 0) return 0;
+    const inactive: ClaimedMessage[] = [];
+    const overflow: ClaimedMessage[] = [];
+    let kept = 0;
+    for (const message of claimed) {
+      if (!message.active || this.#gone.has(message.endpointId)) inactive.push(message);
+      else if ((this.#heldFor.get(message.endpointId) ?? 0) >= this.#endpointHold) overflow.push(message);
+      else {
+        adjust(this.#heldFor, message.endpointId, 1);
+        this.#ready.push(message);
+        kept++;
+      }
+    }
+    this.#startReady();
+    if (inactive.length > 0) {
+      await store.cancel(inactive, this.#now());
+      this.#options.logger.info({ messages: inactive.length }, "cancelled messages of disabled or deleted endpoints");
+    }
+    if (overflow.length > 0) await store.release(overflow, this.#now());
+    return kept + inactive.length;
+  }
+
+  #canStart(message: ClaimedMessage): boolean {
+    return (this.#inFlightTo.get(message.endpointId) ?? 0) < this.#options.endpointConcurrency;
+  }
+
+  /** Starts queued messages, oldest first, while slots are free and their endpoints are below the bound. */
+  #startReady(): void {
+    if (this.#stopping || this.#ready.length === 0) return;
+    const waiting: ClaimedMessage[] = [];
+    const cancelled: ClaimedMessage[] = [];
+    for (const message of this.#ready) {
+      if (this.#gone.has(message.endpointId)) cancelled.push(message);
+      else if (this.#active < this.#options.concurrency && this.#canStart(message)) this.#start(message);
+      else waiting.push(message);
+    }
+    this.#ready = waiting;
+    if (cancelled.length > 0) this.#cancelQueued(cancelled);
+  }
+
+  /** Cancels queued messages of an endpoint that answered 410 Gone, without sending them. */
+  #cancelQueued(messages: ClaimedMessage[]): void {
+    for (const message of messages) adjust(this.#heldFor, message.endpointId, -1);
+    const done: Promise<void> = this.#options.store
+      .cancel(messages, this.#now())
+      .catch((err: unknown) => {
+        // Their lease ends in any case; then the endpoint is seen disabled and they are cancelled.
+        this.#options.logger.warn({ err, messages: messages.length }, "cancelling queued webhook messages failed");
+      })
+      .finally(() => this.#inFlight.delete(done));
+    this.#inFlight.add(done);
+  }
+
+  /** On stopping or after a failure: queued messages are released unattempted, due at once. */
+  async #handBack(): Promise<void> {
+    const queued = this.#ready;
+    this.#ready = [];
+    for (const message of queued) adjust(this.#heldFor, message.endpointId, -1);
+    try {
+      await this.#options.store.release(queued, this.#now());
+    } catch (err) {
+      // Their lease ends in any case; they come due again then.
+      this.#options.logger.warn({ err, messages: queued.length }, "releasing queued webhook messages failed");
+    }
+  }
+
+  #start(message: ClaimedMessage): void {
+    this.#active++;
+    adjust(this.#inFlightTo, message.endpointId, 1);
+    const delivery = this.#attempt(message).then(
+      (outcome) => {
+        const next = stateAfterAttempt(
+          outcome.result,
+          message.attempts + 1,
+          this.#options.retrySchedule,
+          this.#now(),
+          Math.random,
+          outcome.retryAfterMs,
+        );
+        if (outcome.statusCode === 410) this.#gone.add(message.endpointId);
+        this.#finished.push({ message, ...outcome, next });
+      },
+      (err: unknown) => this.#options.logger.error({ err, messageId: message.id }, "webhook attempt failed to run"),
+    );
+    const done = delivery.finally(() => {
+      this.#active--;
+      adjust(this.#inFlightTo, message.endpointId, -1);
+      adjust(this.#heldFor, message.endpointId, -1);
+      this.#inFlight.delete(done);
+      this.#completions++;
+      this.#flush();
+      this.#startReady();
+      this.#notify();
+    });
+    this.#inFlight.add(done);
   }
 
   #attempt(message: ClaimedMessage): Promise<AttemptOutcome> {
     const { url, secret, payload } = message;
     if (url === undefined || secret === undefined || payload === undefined) {
       return Promise.resolve({
-        attemptedAt: new Date(),
+        attemptedAt: this.#now(),
         result: AttemptResult.REFUSED,
         statusCode: undefined,
         latencyMs: 0,
@@ -118,22 +243,79 @@ export class DeliveryLoop {
         responseExcerpt: undefined,
       });
     }
-    return this.#options.sender.send({ messageId: message.id, url, secret, body: payload });
+    const secrets = signingSecrets(secret, message.previousSecret, message.previousSecretExpiresAt, this.#now());
+    return this.#options.sender.send({ messageId: message.id, url, secrets, body: payload });
+  }
+
+  /** Records every finished attempt not yet recorded, one transaction at a time. */
+  #flush(): void {
+    this.#flushing ??= (async () => {
+      while (this.#finished.length > 0) {
+        const records = this.#finished;
+        this.#finished = [];
+        await this.#record(records);
+      }
+    })().finally(() => {
+      this.#flushing = undefined;
+    });
+  }
+
+  async #record(records: AttemptRecord[]): Promise<void> {
+    const { store, metrics, logger, disableAfterMs, onEndpointsDisabled } = this.#options;
+    let disabled: DisabledEndpoint[];
+    try {
+      disabled = await store.recordAttempts(records, { disableAfterMs }, this.#now());
+    } catch (err) {
+      // The messages keep their lease and are attempted again when it ends (at least once).
+      logger.error({ err, attempts: records.length }, "recording webhook attempts failed");
+      return;
+    } finally {
+      // Committed, claims now see the endpoint inactive; failed, its next 410 disables it.
+      for (const record of records) if (record.statusCode === 410) this.#gone.delete(record.message.endpointId);
+    }
+    for (const record of records) {
+      metrics?.observeAttempt(record);
+      if (record.next.status === MessageStatus.DEAD) {
+        const { id, endpointId, attempts } = record.message;
+        logger.warn({ messageId: id, endpointId, attempts: attempts + 1 }, "webhook message dead-lettered");
+      }
+    }
+    if (disabled.length === 0) return;
+    for (const endpoint of disabled) {
+      logger.warn(
+        { endpointId: endpoint.id, merchantId: endpoint.merchantId, reason: endpoint.reason },
+        "webhook endpoint disabled",
+      );
+    }
+    await onEndpointsDisabled?.(disabled).catch((err: unknown) =>
+      logger.error({ err }, "announcing disabled webhook endpoints failed"),
+    );
+  }
+
+  /** Resolves once the deliveries in flight have ended and every attempt is recorded. */
+  async #settle(): Promise<void> {
+    while (this.#inFlight.size > 0 || this.#flushing) {
+      await Promise.all([...this.#inFlight]);
+      await this.#flushing;
+    }
+  }
+
+  #changed(): Promise<void> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  #notify(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const resolve of waiters) resolve();
   }
 }
 
-/** Runs `fn` over `items` with at most `limit` calls in flight; results keep the items' order. */
-async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
+/** Adds `delta` to a per-endpoint count, dropping it at zero. */
+function adjust(counts: Map<string, number>, endpointId: string, delta: number): void {
+  const value = (counts.get(endpointId) ?? 0) + delta;
+  if (value <= 0) counts.delete(endpointId);
+  else counts.set(endpointId, value);
 }
 
 /**

@@ -4,9 +4,14 @@ import { statusClass } from "../domain/delivery.ts";
 import type { QueueDepth } from "../store/delivery-store.ts";
 import type { AttemptOutcome } from "./webhook-sender.ts";
 
+/** Who asked for a replay: a merchant for one message, a merchant for its failures, or operations staff. */
+export type ReplayScope = "message" | "merchant" | "ops";
+
 export interface DeliveryMetrics {
   /** Counts one recorded attempt and its latency. */
   observeAttempt(outcome: AttemptOutcome): void;
+  /** Counts messages re-queued by a replay. */
+  observeReplays(scope: ReplayScope, messages: number): void;
 }
 
 /** A queue sample serves every gauge of one scrape, so a scrape costs one query. */
@@ -14,8 +19,8 @@ const SAMPLE_MAX_AGE_MS = 1_000;
 
 /**
  * Registers the webhook metrics: `webhook_attempts_total{result,status_class}`,
- * `webhook_delivery_seconds`, and the gauges `webhook_queue_depth` and `webhook_dead_letters`,
- * which query the database when scraped.
+ * `webhook_delivery_seconds`, `webhook_replays_total{scope}`, and the gauges `webhook_queue_depth`,
+ * `webhook_dead_letters` and `webhook_endpoints_disabled`, which query the database when scraped.
  */
 export function createDeliveryMetrics(
   registry: Registry,
@@ -63,10 +68,28 @@ export function createDeliveryMetrics(
       if (depth) this.set(depth.dead);
     },
   });
+  new Gauge({
+    name: "webhook_endpoints_disabled",
+    help: "Webhook endpoints the platform disabled (410 Gone or failing too long) and nobody enabled again.",
+    registers: [registry],
+    async collect() {
+      const depth = await current();
+      if (depth) this.set(depth.disabledEndpoints);
+    },
+  });
+  const replays = new Counter({
+    name: "webhook_replays_total",
+    help: "Webhook messages re-queued by a replay, by who asked (message, merchant, ops).",
+    labelNames: ["scope"] as const,
+    registers: [registry],
+  });
   return {
     observeAttempt(outcome) {
       attempts.inc({ result: outcome.result, status_class: statusClass(outcome.statusCode) });
       seconds.observe(outcome.latencyMs / 1000);
+    },
+    observeReplays(scope, messages) {
+      if (messages > 0) replays.inc({ scope }, messages);
     },
   };
 }

@@ -7,8 +7,16 @@ export interface ReceivedWebhook {
   body: string;
 }
 
+/** An answer: status, body, headers, and how long to wait before sending it. */
+export interface Answer {
+  status: number;
+  body?: string;
+  headers?: Record<string, string>;
+  delayMs?: number;
+}
+
 /** What to answer to the n-th request (0-based); "hang" never answers. */
-export type Responder = (request: ReceivedWebhook, n: number) => { status: number; body?: string } | "hang";
+export type Responder = (request: ReceivedWebhook, n: number) => Answer | "hang";
 
 export interface Receiver {
   url: string;
@@ -19,7 +27,11 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-export async function startReceiver(respond: Responder = () => ({ status: 200, body: "ok" })): Promise<Receiver> {
+/** Starts a receiver on `port` (default: any free one). */
+export async function startReceiver(
+  respond: Responder = () => ({ status: 200, body: "ok" }),
+  port = 0,
+): Promise<Receiver> {
   const received: ReceivedWebhook[] = [];
   let connections = 0;
   const server = createServer((req, res) => {
@@ -30,16 +42,23 @@ export async function startReceiver(respond: Responder = () => ({ status: 200, b
       const answer = respond(request, received.length);
       received.push(request);
       if (answer === "hang") return;
-      res.writeHead(answer.status, { "content-type": "text/plain" });
-      res.end(answer.body ?? "");
+      const send = () => {
+        res.writeHead(answer.status, { "content-type": "text/plain", ...answer.headers });
+        res.end(answer.body ?? "");
+      };
+      if (answer.delayMs) setTimeout(send, answer.delayMs);
+      else send();
     });
   });
   server.on("connection", () => connections++);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", resolve);
+  });
+  const bound = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}/webhooks`,
-    port,
+    url: `http://127.0.0.1:${bound}/webhooks`,
+    port: bound,
     received,
     connections: () => connections,
     close: () =>

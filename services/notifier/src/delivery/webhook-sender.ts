@@ -1,5 +1,5 @@
 import { Agent, request } from "undici";
-import { AttemptResult, resultOfStatus } from "../domain/delivery.ts";
+import { AttemptResult, parseRetryAfter, resultOfStatus } from "../domain/delivery.ts";
 import { webhookHeaders } from "../domain/signature.ts";
 import { parseTargetUrl, refusalOf } from "../domain/target-policy.ts";
 import { guardedLookup, type TargetPolicy, TargetRefusedError } from "./target-guard.ts";
@@ -16,7 +16,8 @@ export interface Delivery {
   /** The `webhook-id`: the message id, the same on every retry. */
   messageId: string;
   url: string;
-  secret: string;
+  /** Secrets that sign this attempt: the current one first, during a rotation the previous one too. */
+  secrets: readonly string[];
   /** The exact JSON body. */
   body: string;
 }
@@ -28,13 +29,19 @@ export interface AttemptOutcome {
   latencyMs: number;
   error: string | undefined;
   responseExcerpt: string | undefined;
+  /** On 429: how long the receiver's `Retry-After` asks to wait (capped). */
+  retryAfterMs?: number | undefined;
 }
 
 export interface WebhookSenderOptions {
   policy: TargetPolicy;
   /** Limit on one attempt, from connecting to the last byte read. */
   timeoutMs: number;
+  /** Longest `Retry-After` honoured; longer requests are cut to this. */
+  retryAfterCapMs?: number;
 }
+
+const DEFAULT_RETRY_AFTER_CAP_MS = 3_600_000;
 
 /**
  * Sends signed webhooks over pooled keep-alive connections. Never follows redirects and never
@@ -44,10 +51,12 @@ export class WebhookSender {
   readonly #agent: Agent;
   readonly #policy: TargetPolicy;
   readonly #timeoutMs: number;
+  readonly #retryAfterCapMs: number;
 
   constructor(options: WebhookSenderOptions) {
     this.#policy = options.policy;
     this.#timeoutMs = options.timeoutMs;
+    this.#retryAfterCapMs = options.retryAfterCapMs ?? DEFAULT_RETRY_AFTER_CAP_MS;
     this.#agent = new Agent({
       connect: { lookup: guardedLookup(options.policy), timeout: options.timeoutMs },
       keepAliveTimeout: 4_000,
@@ -80,7 +89,7 @@ export class WebhookSender {
         messageId: delivery.messageId,
         timestamp: Math.floor(attemptedAt.getTime() / 1000),
         body: delivery.body,
-        secrets: [delivery.secret],
+        secrets: delivery.secrets,
       }),
       "content-type": "application/json",
       "user-agent": USER_AGENT,
@@ -96,10 +105,15 @@ export class WebhookSender {
       });
       const responseExcerpt = await readExcerpt(res.body);
       const result = resultOfStatus(res.statusCode);
+      const retryAfter = res.headers["retry-after"];
       return outcome(result, {
         statusCode: res.statusCode,
         responseExcerpt,
         error: result === AttemptResult.DELIVERED ? undefined : `HTTP ${res.statusCode}`,
+        retryAfterMs:
+          res.statusCode === 429
+            ? parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, new Date(), this.#retryAfterCapMs)
+            : undefined,
       });
     } catch (err) {
       return outcome(...classifyError(err, signal.aborted, this.#timeoutMs));

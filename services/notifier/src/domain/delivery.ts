@@ -36,15 +36,38 @@ export type NextState =
   | { status: typeof MessageStatus.PENDING; nextAttemptAt: Date }
   | { status: typeof MessageStatus.DEAD };
 
-/** The message's state after its attempt number `attempt` (1-based) ended with `result`. */
+/**
+ * The message's state after its attempt number `attempt` (1-based) ended with `result`. A receiver's
+ * `Retry-After` (already capped) delays the next attempt past the schedule, never brings it forward.
+ */
 export function stateAfterAttempt(
   result: AttemptResult,
   attempt: number,
   schedule: readonly number[],
   now: Date,
   random: () => number = Math.random,
+  retryAfterMs?: number,
 ): NextState {
   if (result === AttemptResult.DELIVERED) return { status: MessageStatus.DELIVERED };
   const next = nextAttemptAt(schedule, attempt, now, random);
-  return next ? { status: MessageStatus.PENDING, nextAttemptAt: next } : { status: MessageStatus.DEAD };
+  if (!next) return { status: MessageStatus.DEAD };
+  const asked = retryAfterMs === undefined ? 0 : now.getTime() + retryAfterMs;
+  return { status: MessageStatus.PENDING, nextAttemptAt: new Date(Math.max(next.getTime(), asked)) };
+}
+
+/**
+ * Milliseconds a `Retry-After` header asks to wait: delay-seconds or an HTTP date, at most `capMs`.
+ * Undefined when absent or unreadable.
+ */
+export function parseRetryAfter(header: string | undefined, now: Date, capMs: number): number | undefined {
+  if (header === undefined) return undefined;
+  const text = header.trim();
+  let ms: number;
+  if (/^\d{1,10}$/.test(text)) ms = Number(text) * 1000;
+  else {
+    const at = Date.parse(text);
+    if (Number.isNaN(at)) return undefined;
+    ms = at - now.getTime();
+  }
+  return Math.min(Math.max(ms, 0), capMs);
 }

@@ -10,9 +10,21 @@ export const SECRET_PREFIX = "whsec_";
 /** Random key bytes in a new secret; Standard Webhooks accepts 24 to 64. */
 const SECRET_BYTES = 32;
 
-/** A new endpoint secret: `whsec_` + base64 of 32 random bytes. */
+/** A new endpoint secret: `whsec_` + base64 of 32 random bytes (within the standard's 24–64). */
 export function generateSecret(): string {
   return SECRET_PREFIX + randomBytes(SECRET_BYTES).toString("base64");
+}
+
+/** The secrets that sign at `now`: the current one, and the previous one until its grace period ends. */
+export function signingSecrets(
+  current: string,
+  previous: string | undefined,
+  previousExpiresAt: Date | undefined,
+  now: Date,
+): string[] {
+  return previous !== undefined && previousExpiresAt !== undefined && previousExpiresAt > now
+    ? [current, previous]
+    : [current];
 }
 
 /** The HMAC key of a `whsec_` secret. Throws on anything else, so a corrupt secret never signs. */

@@ -13,7 +13,16 @@ export const Endpoint = defineEntity({
     eventTypes: p.string().length(2000),
     /** `whsec_…`; the notifier needs the key itself to sign, so it is kept, not hashed. */
     secret: p.string().length(100),
+    /** During a rotation, the secret before the current one: it keeps signing until `previousSecretExpiresAt`. */
+    previousSecret: p.string().length(100).nullable(),
+    previousSecretExpiresAt: p.datetime().length(3).nullable(),
     enabled: p.boolean(),
+    /** Why the platform disabled the endpoint (410 Gone, failing too long); null when it did not. */
+    disabledReason: p.string().length(200).nullable(),
+    /** Start of the current run of failed attempts; null once an attempt succeeds. */
+    failingSince: p.datetime().length(3).nullable(),
+    /** Soft delete: a deleted endpoint is invisible to its merchant and never called again. */
+    deletedAt: p.datetime().length(3).nullable(),
     createdAt: p.datetime().length(3),
     updatedAt: p.datetime().length(3),
   },
@@ -52,11 +61,16 @@ export const Message = defineEntity({
     lockedUntil: p.datetime().length(3).nullable(),
     /** Identifies the claim holding the lease; results of a stale claim do not change the message. */
     leaseToken: p.string().length(32).nullable(),
+    deliveredAt: p.datetime().length(3).nullable(),
     createdAt: p.datetime().length(3),
     updatedAt: p.datetime().length(3),
   },
   uniques: [{ properties: ["eventId", "endpointId"] }],
-  indexes: [{ properties: ["status", "nextAttemptAt"] }],
+  indexes: [
+    { properties: ["status", "nextAttemptAt"] },
+    { properties: ["merchantId", "createdAt"] },
+    { properties: ["status", "createdAt"] },
+  ],
 });
 
 /** Append-only record of one HTTP attempt. */

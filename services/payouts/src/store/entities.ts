@@ -74,4 +74,37 @@ export const OutboxMessage = defineEntity({
   indexes: [{ properties: ["doneAt", "nextAttemptAt"] }],
 });
 
-export const entities = [Payout, PayoutTransition, OutboxMessage];
+/**
+ * One row per (merchant, idempotency key), written BEFORE the ledger hold is asked for: it is the
+ * "hold requested" intent the reconciler uses to find holds without a payout, the in-flight marker
+ * (IDEMPOTENCY_IN_PROGRESS) and the stored outcome that a replay answers with (a payout or an error).
+ * The primary key is the deterministic payout id, which is also the ledger hold id.
+ */
+export const PayoutRequest = defineEntity({
+  name: "PayoutRequest",
+  tableName: "payout_requests",
+  properties: {
+    payoutId: p.string().length(32).primary(),
+    merchantId: p.string().length(64),
+    idempotencyKey: p.string().length(255),
+    fingerprint: p.string().length(64),
+    /** `in_progress`, `done` (the payout exists), `failed` (a stored error) or `abandoned` (hold released). */
+    state: p.string().length(16),
+    /** Random token of the request that owns the key now (a takeover after a crash changes it). */
+    owner: p.string().length(36),
+    /** Until when the request in flight owns the key; past it a retry may take over. */
+    lockedUntil: p.datetime().length(3),
+    /** The stored error of a failed create: Connect code number, reason, message and field. */
+    errorCode: p.integer().nullable(),
+    errorReason: p.string().length(64).nullable(),
+    errorMessage: p.string().length(255).nullable(),
+    errorField: p.string().length(64).nullable(),
+    createdAt: p.datetime().length(3),
+    updatedAt: p.datetime().length(3),
+    /** A failed or abandoned outcome is forgotten after this time; the key may then be used again. */
+    expiresAt: p.datetime().length(3),
+  },
+  indexes: [{ properties: ["state", "createdAt"] }, { properties: ["expiresAt"] }],
+});
+
+export const entities = [Payout, PayoutTransition, OutboxMessage, PayoutRequest];

@@ -1,0 +1,40 @@
+# syntax=docker/dockerfile:1
+# One image for the four MyPay services; each compose service picks its entry with `command`, e.g.
+#   node services/payouts/src/main.ts
+# Services run their TypeScript source directly (Node 24 strips types), so there is no build stage:
+# the first stage installs production dependencies, the second adds the source and drops root.
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+# Manifests only, so this layer is rebuilt only when dependencies change. npm needs every workspace's
+# manifest to install the workspace links (@mypay/kit, @mypay/proto → their folders).
+COPY package.json package-lock.json ./
+COPY proto/package.json proto/
+COPY kit/package.json kit/
+COPY services/ledger/package.json services/ledger/
+COPY services/payouts/package.json services/payouts/
+COPY services/notifier/package.json services/notifier/
+COPY services/gateway/package.json services/gateway/
+COPY sdk/package.json sdk/
+COPY e2e/package.json e2e/
+# No install scripts: nothing the services need builds anything at install time.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+# node_modules at the root and any nested ones inside workspaces, with the workspace links.
+COPY --from=deps /app ./
+COPY proto proto
+COPY kit/src kit/src
+COPY services services
+# The embedded SQLite folder, for runs without DATABASE_URL; the compose stack uses MySQL.
+RUN mkdir -p .data && chown node:node .data
+USER node
+EXPOSE 8080 50051 50052 50053
+# Only one service runs per container, so "any service port answers /readyz" means "this one is ready".
+# Each service's port comes from its *_PORT variable, defaulting as in the configuration table.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "const e=process.env;const ports=[e.LEDGER_PORT||50051,e.PAYOUTS_PORT||50052,e.NOTIFIER_PORT||50053,e.GATEWAY_PORT||8080];Promise.any(ports.map(p=>fetch(`http://127.0.0.1:${p}/readyz`,{signal:AbortSignal.timeout(2000)}).then(r=>{if(!r.ok)throw new Error(String(r.status))}))).then(()=>process.exit(0),()=>process.exit(1))"]
+CMD ["node", "services/gateway/src/main.ts"]

@@ -1,0 +1,170 @@
+/**
+ * Gateway benchmark: GET one payout through the whole edge (auth, rate limit, REST → gRPC → payouts → its
+ * database, JSON) at 64 keep-alive connections, against a bare Node HTTP server answering a fixed JSON body
+ * in the same run (the machine's HTTP limit). Prints both and the ratio.
+ *   npm run bench:gateway -- [--seconds N] [--rounds N] [--connections N]
+ * A third phase runs a lone gateway in front of a stub payouts service answering a fixed payout: the
+ * gateway's own ceiling, apart from the payouts service and its database.
+ * The phases alternate for `rounds` rounds and the best round of each is kept, so a busy machine
+ * skews both sides alike rather than whichever ran during a burst of other work.
+ * Loopback only, bounded in time; uses embedded SQLite unless MYSQL_URL/DATABASE_URL is set, and drops
+ * what it created.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseArgs } from "node:util";
+import { create } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { type DualListener, dropTestDatabases, listenHttp1And2, type StorageSettings, storageEnv } from "@mypay/kit";
+import { DestinationType, PayoutSchema, PayoutService, PayoutStatus } from "@mypay/proto/mypay/payouts/v1/payouts";
+import { freePort, type RunningMesh, startMesh } from "../e2e/mesh.ts";
+import { bareHttpRate, httpGetRate } from "./lib/baselines.ts";
+import { type LoadResult, percentile } from "./lib/load.ts";
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "5" },
+    rounds: { type: "string", default: "2" },
+    connections: { type: "string", default: "64" },
+  },
+});
+const ms = 1000 * Math.min(120, Math.max(1, Number(values.seconds)));
+const rounds = Math.min(10, Math.max(1, Number(values.rounds)));
+const connections = Math.min(1024, Math.max(1, Number(values.connections)));
+const API_KEY = "mypay_test_sandbox_4f7c2a9e1b3d5f60";
+const runId = `benchgw${Date.now().toString(36)}`;
+const serverUrl = process.env.MYSQL_URL || process.env.DATABASE_URL;
+const storage: StorageSettings = {
+  ...(serverUrl ? { DATABASE_URL: serverUrl } : {}),
+  DATABASE_PREFIX: runId,
+  DATA_DIR: join(".data", runId),
+};
+
+function line(label: string, r: LoadResult): string {
+  const p = (n: number) => percentile(r.latencies, n).toFixed(2);
+  return `${label.padEnd(34)} ${r.perSecond.toFixed(0).padStart(7)} req/s   p50 ${p(50)} ms   p99 ${p(99)} ms   errors ${r.errors}`;
+}
+
+/** A payouts service that answers every GetPayout with one fixed payout, from memory. */
+async function startStubPayouts(): Promise<DualListener> {
+  const payout = create(PayoutSchema, {
+    id: "po_stub",
+    merchantId: "mch_sandbox",
+    merchantReference: "bench",
+    amount: { currency: "PKR", minorUnits: 1000n },
+    status: PayoutStatus.SUCCESS,
+    destType: DestinationType.BANK,
+    bankCode: "HBL",
+    accountNumber: "1234560001",
+    accountTitle: "Bench",
+    pspReference: "PSPBENCH",
+    attempts: 1,
+    createdAt: timestampNow(),
+    updatedAt: timestampNow(),
+    processedAt: timestampNow(),
+  });
+  const handler = connectNodeAdapter({
+    routes: (router) => router.service(PayoutService, { getPayout: async () => ({ payout }) }),
+  });
+  return listenHttp1And2(handler, 0, "127.0.0.1");
+}
+
+/** Starts the gateway process alone, its payouts calls going to `payoutsUrl`; resolves when it is ready. */
+async function startLoneGateway(payoutsUrl: string): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [resolve(import.meta.dirname, "../services/gateway/src/main.ts")], {
+    env: {
+      ...process.env,
+      ...storageEnv({ ...storage, DATABASE_PREFIX: `${runId}lone` }),
+      GATEWAY_PORT: String(port),
+      PAYOUTS_URL: payoutsUrl,
+      LOG_LEVEL: "error",
+      RATE_LIMIT_READ_PER_SEC: "0",
+      RATE_LIMIT_WRITE_PER_SEC: "0",
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`lone gateway exited with ${child.exitCode}`);
+    const ok = await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return { url, child };
+    await sleep(100);
+  }
+  child.kill("SIGTERM");
+  throw new Error("lone gateway not ready in 30 s");
+}
+
+let mesh: RunningMesh | undefined;
+let stub: DualListener | undefined;
+let lone: { url: string; child: ChildProcess } | undefined;
+try {
+  console.log(
+    `gateway bench: ${connections} connections, ${rounds} × ${ms / 1000} s per phase, ${serverUrl ? "MySQL" : "SQLite"}`,
+  );
+  mesh = await startMesh(storage, {
+    BANK_DELAY_MS: "0",
+    LOG_LEVEL: "error",
+    // The edge's limits would otherwise be what is measured.
+    RATE_LIMIT_READ_PER_SEC: "0",
+    RATE_LIMIT_WRITE_PER_SEC: "0",
+  });
+  const headers = { "x-api-key": API_KEY };
+  const created = await fetch(`${mesh.gatewayUrl}/api/v1/payouts`, {
+    method: "POST",
+    headers: { ...headers, "content-type": "application/json", "x-idempotency-key": "bench-gateway-1" },
+    body: JSON.stringify({
+      merchantReference: "bench-gateway-1",
+      amount: "10.00",
+      currency: "PKR",
+      destType: "BANK",
+      bankCode: "HBL",
+      accountNumber: "1234560001",
+      accountTitle: "Bench",
+    }),
+  });
+  if (created.status !== 201) throw new Error(`create payout answered ${created.status}: ${await created.text()}`);
+  const { id } = (await created.json()) as { id: string };
+
+  // Warm both paths (JIT, connection pools) before measuring.
+  await httpGetRate(mesh.gatewayUrl, `/api/v1/payouts/${id}`, headers, connections, 1000, "warm-up");
+  const best = (a: LoadResult | undefined, b: LoadResult) => (a && a.perSecond >= b.perSecond ? a : b);
+  stub = await startStubPayouts();
+  lone = await startLoneGateway(`http://127.0.0.1:${stub.port}`);
+  await httpGetRate(lone.url, "/api/v1/payouts/po_stub", headers, connections, 1000, "warm-up");
+
+  let bare: LoadResult | undefined;
+  let gateway: LoadResult | undefined;
+  let edge: LoadResult | undefined;
+  for (let round = 0; round < rounds; round++) {
+    bare = best(bare, await bareHttpRate(connections, ms));
+    gateway = best(
+      gateway,
+      await httpGetRate(mesh.gatewayUrl, `/api/v1/payouts/${id}`, headers, connections, ms, "gateway GET"),
+    );
+    edge = best(edge, await httpGetRate(lone.url, "/api/v1/payouts/po_stub", headers, connections, ms, "edge GET"));
+  }
+  if (!bare || !gateway || !edge) throw new Error("no round ran");
+
+  console.log(line("bare Node HTTP (fixed JSON)", bare));
+  console.log(line("gateway GET /api/v1/payouts/{id}", gateway));
+  console.log(line("gateway over a stub payouts", edge));
+  console.log(`ratio gateway / bare: ${(gateway.perSecond / bare.perSecond).toFixed(3)}× (target ≥ 0.25×)`);
+  console.log(`ratio gateway over stub / bare: ${(edge.perSecond / bare.perSecond).toFixed(3)}× (the edge alone)`);
+  if (gateway.errors > 0 || edge.errors > 0) process.exitCode = 1;
+} finally {
+  if (lone && lone.child.exitCode === null) {
+    const exited = new Promise((done) => lone?.child.once("exit", done));
+    lone.child.kill("SIGTERM");
+    await exited;
+  }
+  await stub?.close();
+  const code = await mesh?.stop();
+  if (code !== undefined && code !== 0) console.error(mesh?.output.slice(-20).join("\n"));
+  await dropTestDatabases(storage);
+}

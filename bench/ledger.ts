@@ -1,0 +1,257 @@
+/**
+ * Ledger benchmark: holds per second over real gRPC against a ledger process on MySQL/MariaDB, beside
+ * the raw database baseline measured in the same run with mysql2 (one single-row UPDATE + COMMIT per
+ * operation at the same concurrency). Prints the figures and the ratios the ledger issue targets.
+ *
+ *   npm run bench:ledger            (MYSQL_URL defaults to mysql://root@127.0.0.1:3306)
+ *   BENCH_SECONDS=10 npm run bench:ledger
+ *
+ * Loopback only; creates fresh databases and drops them at the end.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { createRpcClient, dropTestDatabases, type StorageSettings, storageEnv } from "@mypay/kit";
+import { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
+import { type Connection, createConnection } from "mysql2/promise";
+
+const SERVER_URL = process.env.MYSQL_URL || process.env.DATABASE_URL || "mysql://root@127.0.0.1:3306";
+/** Measured seconds per closed-loop phase (after a one-second warm-up); half-rate phases run 4/5 of it. */
+const SECONDS = Number(process.env.BENCH_SECONDS || 5);
+const CALLERS = 64;
+const MERCHANTS = 1_000;
+const root = resolve(import.meta.dirname, "..");
+const storage: StorageSettings = {
+  DATABASE_URL: SERVER_URL,
+  DATABASE_PREFIX: `bench${Date.now().toString(36)}${randomBytes(2).toString("hex")}`,
+  DATA_DIR: join(tmpdir(), "mypay-bench-ledger"),
+};
+
+interface Figures {
+  ops: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function figures(latencies: number[], errors: number, seconds: number): Figures {
+  const sorted = latencies.sort((a, b) => a - b);
+  return {
+    ops: sorted.length,
+    perSecond: sorted.length / seconds,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    errors,
+  };
+}
+
+/** `callers` loops calling `op` back to back: one warm-up second, then `seconds` measured. */
+async function closedLoop(seconds: number, op: (caller: number) => Promise<void>, callers = CALLERS): Promise<Figures> {
+  const latencies: number[] = [];
+  let errors = 0;
+  let measuring = false;
+  let stop = false;
+  const loop = async (caller: number) => {
+    while (!stop) {
+      const started = performance.now();
+      try {
+        await op(caller);
+        if (measuring) latencies.push(performance.now() - started);
+      } catch {
+        if (measuring) errors++;
+      }
+    }
+  };
+  const running = Array.from({ length: callers }, (_, i) => loop(i));
+  await sleep(1_000);
+  measuring = true;
+  const started = performance.now();
+  await sleep(seconds * 1_000);
+  measuring = false;
+  const elapsed = (performance.now() - started) / 1_000;
+  stop = true;
+  await Promise.all(running);
+  return figures(latencies, errors, elapsed);
+}
+
+/**
+ * Calls at a fixed rate whatever the answers do (open loop); each latency counts from the call's
+ * scheduled time, so queueing behind a slow call is measured rather than hidden.
+ */
+async function openLoop(seconds: number, perSecond: number, op: () => Promise<void>): Promise<Figures> {
+  const latencies: number[] = [];
+  const inFlight: Promise<void>[] = [];
+  let errors = 0;
+  const total = Math.floor(seconds * perSecond);
+  const started = performance.now();
+  for (let i = 0; i < total; ) {
+    const now = performance.now();
+    for (; i < total && started + (i * 1_000) / perSecond <= now; i++) {
+      const due = started + (i * 1_000) / perSecond;
+      inFlight.push(
+        op().then(
+          () => void latencies.push(performance.now() - due),
+          () => void errors++,
+        ),
+      );
+    }
+    await sleep(1);
+  }
+  await Promise.all(inFlight);
+  return figures(latencies, errors, seconds);
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const { port } = server.address() as { port: number };
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+async function startLedger(port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [join(root, "services", "ledger", "src", "main.ts")], {
+    cwd: root,
+    env: {
+      ...process.env,
+      ...storageEnv(storage),
+      LEDGER_PORT: String(port),
+      LEDGER_HOST: "127.0.0.1",
+      LOG_LEVEL: "warn",
+      SEED_DEMO_MERCHANT: "false",
+      LEDGER_INVARIANT_CHECK_SECONDS: "0",
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`ledger exited with ${child.exitCode}`);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (res) => res.ok,
+      () => false,
+    );
+    if (ok) return child;
+    await sleep(100);
+  }
+  child.kill("SIGKILL");
+  throw new Error("ledger not ready in 60 s");
+}
+
+/** The ledger's mean group-commit size so far, from its own metrics. */
+async function meanBatch(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+  return value("ledger_batch_size_sum") / value("ledger_batch_size_count");
+}
+
+async function rawConnections(database: string): Promise<Connection[]> {
+  const url = new URL(SERVER_URL);
+  url.protocol = "mysql:";
+  url.pathname = "/";
+  const admin = await createConnection(url.toString());
+  await admin.query(`CREATE DATABASE \`${database}\``);
+  await admin.query(
+    `CREATE TABLE \`${database}\`.bench_rows (id INT PRIMARY KEY, balance BIGINT NOT NULL) ENGINE=InnoDB`,
+  );
+  const values = Array.from({ length: MERCHANTS }, (_, i) => `(${i + 1}, 1000000000)`).join(",");
+  await admin.query(`INSERT INTO \`${database}\`.bench_rows VALUES ${values}`);
+  await admin.end();
+  url.pathname = `/${database}`;
+  const connections = await Promise.all(Array.from({ length: CALLERS }, () => createConnection(url.toString())));
+  for (const conn of connections) await conn.query("SET autocommit = 0");
+  return connections;
+}
+
+const fmt = (n: number, digits = 0) =>
+  Number.isFinite(n)
+    ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : "–";
+const row = (label: string, f: Figures) =>
+  `  ${label.padEnd(22)} ${fmt(f.perSecond).padStart(8)} /s   p50 ${fmt(f.p50, 1).padStart(6)} ms   p99 ${fmt(f.p99, 1).padStart(6)} ms${f.errors ? `   errors ${f.errors}` : ""}`;
+
+async function main(): Promise<void> {
+  const port = await freePort();
+  let ledgerProcess: ChildProcess | undefined;
+  let raw: Connection[] = [];
+  try {
+    ledgerProcess = await startLedger(port);
+    const ledger = createRpcClient(LedgerService, `http://127.0.0.1:${port}`, { timeoutMs: 30_000 });
+    const pkr = (minorUnits: bigint) => ({ currency: "PKR", minorUnits });
+    const hot = "mch_bench_hot";
+    const merchants = Array.from({ length: MERCHANTS }, (_, i) => `mch_bench_${i}`);
+    await ledger.topUp({ merchantId: hot, idempotencyKey: "open-hot", amount: pkr(10n ** 14n) });
+    let opened = 0;
+    await Promise.all(
+      Array.from({ length: CALLERS }, async () => {
+        while (opened < merchants.length) {
+          const m = merchants[opened++]!;
+          await ledger.topUp({ merchantId: m, idempotencyKey: `open-${m}`, amount: pkr(10n ** 12n) });
+        }
+      }),
+    );
+
+    let seq = 0;
+    const holdOn = (merchantId: string) =>
+      ledger.hold({ merchantId, holdId: `po_b${seq++}`, amount: pkr(100n) }).then(() => undefined);
+    const pick = () => merchants[Math.floor(Math.random() * merchants.length)]!;
+    console.log(`ledger bench: ${CALLERS} concurrent callers, ${SECONDS} s per phase, ${new URL(SERVER_URL).host}`);
+    const hotFigures = await closedLoop(SECONDS, () => holdOn(hot));
+    const hotBatch = await meanBatch(port);
+    const spreadFigures = await closedLoop(SECONDS, () => holdOn(pick()));
+
+    const rawDatabase = `${storage.DATABASE_PREFIX}_raw`;
+    raw = await rawConnections(rawDatabase);
+    const commitOn = (conn: Connection, id: number) =>
+      conn
+        .query("UPDATE bench_rows SET balance = balance - 1 WHERE id = ?", [id])
+        .then(() => conn.query("COMMIT"))
+        .then(() => undefined);
+    const rawHot = await closedLoop(SECONDS, (caller) => commitOn(raw[caller]!, 1));
+    const rawSpread = await closedLoop(SECONDS, (caller) =>
+      commitOn(raw[caller]!, 1 + Math.floor(Math.random() * MERCHANTS)),
+    );
+
+    const halfSeconds = Math.max(2, Math.round((SECONDS * 4) / 5));
+    const halfHot = await openLoop(halfSeconds, hotFigures.perSecond / 2, () => holdOn(hot));
+    const halfSpread = await openLoop(halfSeconds, spreadFigures.perSecond / 2, () => holdOn(pick()));
+
+    console.log("\nledger Hold over gRPC (group commit):");
+    console.log(row("one hot merchant", hotFigures));
+    console.log(row(`${fmt(MERCHANTS)} merchants`, spreadFigures));
+    console.log(`  mean group-commit size on the hot merchant: ${fmt(hotBatch, 1)}`);
+    console.log("raw mysql2 baseline, UPDATE one row + COMMIT per operation:");
+    console.log(row("one hot row", rawHot));
+    console.log(row(`${fmt(MERCHANTS)} rows`, rawSpread));
+    console.log("at half the maximum rate (open loop):");
+    console.log(row(`hot @ ${fmt(hotFigures.perSecond / 2)}/s`, halfHot));
+    console.log(row(`spread @ ${fmt(spreadFigures.perSecond / 2)}/s`, halfSpread));
+    const hotRatio = hotFigures.perSecond / rawHot.perSecond;
+    const spreadRatio = spreadFigures.perSecond / rawSpread.perSecond;
+    console.log("ratios (targets: hot ≥ 1.0×, spread ≥ 0.5×, p99 at half rate ≤ 20 ms):");
+    console.log(`  hot ÷ raw hot       ${fmt(hotRatio, 2)}×`);
+    console.log(`  spread ÷ raw spread ${fmt(spreadRatio, 2)}×`);
+    console.log(`  p99 at half rate    hot ${fmt(halfHot.p99, 1)} ms, spread ${fmt(halfSpread.p99, 1)} ms`);
+  } finally {
+    await Promise.all(raw.map((conn) => conn.end().catch(() => undefined)));
+    if (ledgerProcess && ledgerProcess.exitCode === null) {
+      const exited = new Promise((done) => ledgerProcess?.once("exit", done));
+      ledgerProcess.kill("SIGTERM");
+      await Promise.race([exited, sleep(10_000)]);
+      if (ledgerProcess.exitCode === null) ledgerProcess.kill("SIGKILL");
+    }
+    await dropTestDatabases(storage);
+  }
+}
+
+await main();

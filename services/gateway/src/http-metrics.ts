@@ -1,0 +1,40 @@
+import { LATENCY_BUCKETS } from "@mypay/kit";
+import { Counter, Histogram, type Registry } from "prom-client";
+import type { Bucket } from "./rate-limit.ts";
+
+/** HTTP RED metrics at the edge. `route` is always the documented pattern, never the raw path. */
+export interface HttpMetrics {
+  observe(route: string, method: string, status: number, seconds: number): void;
+  rateLimited(bucket: Bucket): void;
+}
+
+export function createHttpMetrics(registry: Registry): HttpMetrics {
+  const requests = new Counter({
+    name: "http_requests_total",
+    help: "REST requests answered, by route pattern, method and status.",
+    labelNames: ["route", "method", "status"] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: "http_request_duration_seconds",
+    help: "REST request latency, by route pattern and method.",
+    labelNames: ["route", "method"] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const limited = new Counter({
+    name: "gateway_rate_limited_total",
+    help: "Requests and RPCs refused by the per-merchant rate limit, by bucket.",
+    labelNames: ["bucket"] as const,
+    registers: [registry],
+  });
+  return {
+    observe(route, method, status, seconds) {
+      requests.inc({ route, method, status: String(status) });
+      duration.observe({ route, method }, seconds);
+    },
+    rateLimited(bucket) {
+      limited.inc({ bucket });
+    },
+  };
+}

@@ -1,0 +1,115 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { createRpcClient, dropTestDatabases, errorDetails, Reason, storageEnv, testStorage } from "@mypay/kit";
+import { HoldStatus, LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
+import { afterAll, describe, expect, it } from "vitest";
+
+const settings = testStorage();
+const engine = settings.DATABASE_URL ? "MariaDB/MySQL" : "SQLite";
+const entry = resolve(import.meta.dirname, "main.ts");
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const { port } = server.address() as { port: number };
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+/** Starts the real ledger process on `port` and resolves once it listens. */
+async function startLedger(port: number): Promise<{ child: ChildProcess; exited: Promise<unknown> }> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...storageEnv(settings),
+    LEDGER_PORT: String(port),
+    LOG_LEVEL: "info",
+  };
+  if (!settings.DATABASE_URL) {
+    delete env.DATABASE_URL;
+    delete env.MYSQL_URL;
+  }
+  const child = spawn(process.execPath, [entry], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const exited = new Promise((done) => child.once("exit", done));
+  const output: string[] = [];
+  await new Promise<void>((done, fail) => {
+    const timer = setTimeout(() => fail(new Error(`ledger not listening in 30 s:\n${output.join("\n")}`)), 30_000);
+    for (const stream of [child.stdout!, child.stderr!]) {
+      createInterface({ input: stream }).on("line", (line) => {
+        output.push(line);
+        if (line.includes('"msg":"listening"')) {
+          clearTimeout(timer);
+          done();
+        }
+      });
+    }
+    void exited.then(() => {
+      clearTimeout(timer);
+      fail(new Error(`ledger exited before listening:\n${output.join("\n")}`));
+    });
+  });
+  return { child, exited };
+}
+
+describe(`ledger process killed mid-burst on ${engine}`, () => {
+  afterAll(async () => {
+    await dropTestDatabases(settings);
+  });
+
+  it("loses no acknowledged hold and leaves no half-applied transfer", async () => {
+    const port = await freePort();
+    const first = await startLedger(port);
+    const client = createRpcClient(LedgerService, `http://127.0.0.1:${port}`, { timeoutMs: 5_000 });
+    const acknowledged: string[] = [];
+    let next = 0;
+    const total = 2_000;
+    let killed = false;
+    // 32 callers fire holds of 1.00 on the sandbox merchant; the process dies after 150 acknowledgements.
+    const caller = async () => {
+      while (next < total) {
+        const holdId = `po_crash_${next++}`;
+        try {
+          await client.hold({ merchantId: "mch_sandbox", holdId, amount: { currency: "PKR", minorUnits: 100n } });
+          acknowledged.push(holdId);
+          if (acknowledged.length >= 150 && !killed) {
+            killed = true;
+            first.child.kill("SIGKILL");
+          }
+        } catch {
+          if (killed) return; // the connection died with the process: the outcome is unknown, not lost
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 32 }, caller));
+    await first.exited;
+    expect(killed).toBe(true);
+
+    const second = await startLedger(port);
+    try {
+      const again = createRpcClient(LedgerService, `http://127.0.0.1:${port}`, { timeoutMs: 10_000 });
+      const report = await again.verifyInvariants({});
+      expect(report.violations).toEqual([]);
+      expect(report.ok).toBe(true);
+      for (const holdId of acknowledged) {
+        const { hold } = await again.getHold({ holdId });
+        expect(hold?.status, holdId).toBe(HoldStatus.PENDING);
+        expect(hold?.amount?.minorUnits).toBe(100n);
+      }
+      // Money is all there: held + available = the opening 1,000,000.00.
+      const { balance } = await again.getBalance({ merchantId: "mch_sandbox", currency: "PKR" });
+      expect(balance?.balanceMinor).toBe(100_000_000n);
+      expect(balance?.lockedMinor).toBe(BigInt(report.holdsChecked) * 100n);
+      // A retry of an unacknowledged hold converges on one hold, whether or not the first attempt landed.
+      const unknown = `po_crash_${next - 1}`;
+      await again.hold({ merchantId: "mch_sandbox", holdId: unknown, amount: { currency: "PKR", minorUnits: 100n } });
+      const replay = await again
+        .hold({ merchantId: "mch_sandbox", holdId: unknown, amount: { currency: "PKR", minorUnits: 101n } })
+        .catch((err: unknown) => errorDetails(err));
+      expect(replay).toMatchObject({ reason: Reason.IDEMPOTENCY_MISMATCH });
+    } finally {
+      second.child.kill("SIGTERM");
+      await second.exited;
+    }
+  });
+});

@@ -1,0 +1,36 @@
+import type { DisabledEndpoint } from "../store/delivery-store.ts";
+import type { EventStore, NewEvent } from "../store/event-store.ts";
+
+/** Type of the event sent when the platform disables an endpoint. */
+export const ENDPOINT_DISABLED_EVENT = "endpoint.disabled";
+
+/**
+ * The `endpoint.disabled` event for one endpoint the platform disabled. It goes to the merchant's
+ * other enabled endpoints that take it (the disabled one no longer receives anything); a merchant
+ * with no other endpoint sees it only as the endpoint's `disabled_reason`.
+ */
+export function endpointDisabledEvent(endpoint: DisabledEndpoint, now: Date): NewEvent {
+  const id = `evt_endpoint_disabled_${endpoint.id}_${now.getTime()}`;
+  return {
+    id,
+    type: ENDPOINT_DISABLED_EVENT,
+    merchantId: endpoint.merchantId,
+    occurredAt: now,
+    payload: JSON.stringify({
+      type: ENDPOINT_DISABLED_EVENT,
+      event: ENDPOINT_DISABLED_EVENT,
+      id,
+      timestamp: now.toISOString(),
+      data: { endpointId: endpoint.id, reason: endpoint.reason },
+    }),
+  };
+}
+
+/** Publishes `endpoint.disabled` for each endpoint; calls `onQueued` when messages were queued. */
+export function announceDisabled(events: EventStore, onQueued: () => void) {
+  return async (endpoints: DisabledEndpoint[]): Promise<void> => {
+    const now = new Date();
+    const { queued } = await events.publish(endpoints.map((e) => endpointDisabledEvent(e, now)));
+    if (queued > 0) onQueued();
+  };
+}
