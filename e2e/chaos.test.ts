@@ -105,20 +105,24 @@ describe(`chaos on ${engine}: SIGKILL each service under load`, () => {
           body,
           headers: { "x-idempotency-key": outcome.key },
         });
-        outcome.seen.push(String(res.status));
         if (res.status === 201) {
+          outcome.seen.push("201");
           outcome.id = ((await res.json()) as { id: string }).id;
           return;
         }
-        if (res.status < 500 && res.status !== 409 && res.status !== 429)
-          throw new Error(`${outcome.key}: ${res.status} ${await res.text()}`);
+        const error = ((await res.json().catch(() => ({}))) as { error?: { code?: string } }).error;
+        outcome.seen.push(`${res.status} ${error?.code ?? ""}`.trim());
+        if (res.status < 500 && res.status !== 409 && res.status !== 429) {
+          throw new Error(`${outcome.key}: ${outcome.seen.at(-1)}`);
+        }
       } catch (err) {
         if (err instanceof Error && err.message.startsWith(outcome.key)) throw err;
         outcome.seen.push("network");
       }
       await sleep(100 + Math.random() * 200);
     }
-    throw new Error(`${outcome.key}: no answer after 200 attempts (${outcome.seen.join(",")})`);
+    const distinct = [...new Set(outcome.seen)].join(", ");
+    throw new Error(`${outcome.key}: no answer after 200 attempts (saw ${distinct}; last ${outcome.seen.at(-1)})`);
   }
 
   it("settles every payout exactly once with the money adding up", async () => {
@@ -148,7 +152,12 @@ describe(`chaos on ${engine}: SIGKILL each service under load`, () => {
         await services.start(victim);
       }
     })();
-    await Promise.all([load, chaos]);
+    try {
+      await Promise.all([load, chaos]);
+    } catch (err) {
+      console.error(`[chaos] kills so far: ${kills.join(", ")}\n${services.output.slice(-40).join("\n")}`);
+      throw err;
+    }
     console.log(`[chaos] ${outcomes.length} payouts, kills: ${kills.join(", ")}`);
     expect(kills.length).toBeGreaterThanOrEqual(Math.min(4, Math.floor(LOAD_MS / 4000)));
 

@@ -57,13 +57,16 @@ export function notFound(what: string) {
 }
 
 /** Reads the ErrorInfo of any error (a ConnectError from the wire or a local one). */
-export function errorDetails(err: unknown): ErrorDetails & { code: Code; message: string } {
+export function errorDetails(err: unknown): ErrorDetails & { code: Code; message: string; decided: boolean } {
   const ce = ConnectError.from(err);
   const info = ce.findDetails(ErrorInfoSchema)[0];
   const { field, ...metadata } = info?.metadata ?? {};
   return {
     code: ce.code,
     message: ce.rawMessage,
+    // Only our own services attach ErrorInfo in our domain: such an error is a decision, not a transport
+    // failure (a reset connection, for one, also surfaces as ABORTED but decided nothing).
+    decided: info?.domain === ERROR_DOMAIN,
     reason: info?.reason ?? Code[ce.code] ?? Reason.INTERNAL,
     ...(field ? { field } : {}),
     metadata,

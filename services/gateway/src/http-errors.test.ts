@@ -41,4 +41,15 @@ describe("toHttpError", () => {
       });
     }
   });
+
+  it("tells the client to retry when a connection reset aborted a call (no decision was made)", () => {
+    expect(toHttpError(new ConnectError("read ECONNRESET", Code.Aborted))).toMatchObject({
+      status: 503,
+      code: "unavailable",
+    });
+    expect(toHttpError(appError(Code.Aborted, Reason.IDEMPOTENCY_MISMATCH, "other body"))).toMatchObject({
+      status: 422,
+      code: "idempotency_mismatch",
+    });
+  });
 });

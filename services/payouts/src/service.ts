@@ -54,7 +54,10 @@ export interface PayoutServiceDeps {
   onChanged: () => void;
 }
 
-/** Hold errors that are a definite answer (stored and replayed); anything else may succeed on a retry. */
+/**
+ * Hold errors that are a definite answer from the ledger (stored and replayed); anything else, including
+ * transport failures that surface with the same codes, may succeed on a retry.
+ */
 const DEFINITE = new Set<Code>([
   Code.InvalidArgument,
   Code.NotFound,
@@ -204,7 +207,7 @@ export function payoutService(deps: PayoutServiceDeps): ServiceImpl<typeof Payou
       holdStatus = res.hold?.status ?? HoldStatus.UNSPECIFIED;
     } catch (err) {
       const details = errorDetails(err);
-      if (!DEFINITE.has(details.code)) throw err;
+      if (!details.decided || !DEFINITE.has(details.code)) throw err;
       const error = appError(details.code, details.reason, details.message, {
         ...(details.field ? { field: details.field } : {}),
       });
