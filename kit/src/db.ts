@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import {
   DeadlockException,
   type EntitySchema,
+  IsolationLevel,
   LockWaitTimeoutException,
   type MigrationObject,
   UniqueConstraintViolationException,
@@ -50,14 +51,18 @@ export interface Database {
    */
   isUniqueViolation(err: unknown): boolean;
   /**
-   * Runs `work` in one transaction, retrying it (at most 4 times, with jittered backoff) when the
-   * engine aborted it for a deadlock or lock-wait timeout. `work` must be safe to run again.
+   * Whether `err` aborted a transaction without committing any of it: a deadlock victim or a lock-wait
+   * timeout (MySQL/MariaDB), or a busy SQLite database. Running the transaction again is safe.
    */
-  transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T>;
+  isLockConflict(err: unknown): boolean;
+  /**
+   * Runs `work` in one transaction, running it again after a short random pause when it lost a lock
+   * conflict (up to 4 attempts on a server, 12 on SQLite). `work` must be safe to run again.
+   * `readCommitted` applies on MySQL/MariaDB only (SQLite has one writer).
+   */
+  transaction<T>(work: (em: EntityManager) => Promise<T>, options?: { readCommitted?: boolean }): Promise<T>;
   close(): Promise<void>;
 }
-
-const MAX_TRANSACTION_ATTEMPTS = 4;
 
 /** The server URL in use, preferring DATABASE_URL over MYSQL_URL; undefined means embedded SQLite. */
 export function serverUrl(settings: StorageSettings): string | undefined {
@@ -129,6 +134,20 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   }
   const applied = await orm.migrator.up();
   logger.info({ kind, migrations: applied.map((m) => m.name) }, "database ready");
+  const isLockConflict = (err: unknown): boolean => {
+    if (err instanceof DeadlockException || err instanceof LockWaitTimeoutException) return true;
+    if (!(err instanceof Error)) return false;
+    const converted = orm.driver.convertException(err);
+    const { errno } = err as { errno?: number };
+    return (
+      converted instanceof DeadlockException ||
+      converted instanceof LockWaitTimeoutException ||
+      errno === 1213 ||
+      errno === 1205 ||
+      /SQLITE_BUSY|database is locked/i.test(err.message)
+    );
+  };
+
   return {
     orm,
     kind,
@@ -145,15 +164,17 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       if (err instanceof UniqueConstraintViolationException) return true;
       return err instanceof Error && orm.driver.convertException(err) instanceof UniqueConstraintViolationException;
     },
-    async transaction(work) {
+    isLockConflict,
+    async transaction(work, options = {}) {
+      const isolation =
+        options.readCommitted && kind !== "sqlite" ? { isolationLevel: IsolationLevel.READ_COMMITTED } : {};
+      const attempts = kind === "sqlite" ? 12 : 4;
       for (let attempt = 1; ; attempt++) {
         try {
-          return await orm.em.fork().transactional((em) => work(em as EntityManager));
+          return await orm.em.fork().transactional((em) => work(em as EntityManager), isolation);
         } catch (err) {
-          const converted = err instanceof Error ? orm.driver.convertException(err) : err;
-          const retryable = converted instanceof DeadlockException || converted instanceof LockWaitTimeoutException;
-          if (!retryable || attempt >= MAX_TRANSACTION_ATTEMPTS) throw err;
-          await sleep(Math.random() * 5 * 2 ** attempt);
+          if (attempt >= attempts || !isLockConflict(err)) throw err;
+          await sleep(Math.random() * 10 * attempt);
         }
       }
     },

@@ -1,11 +1,5 @@
 import { randomUUID } from "node:crypto";
-import {
-  DeadlockException,
-  LockMode,
-  LockWaitTimeoutException,
-  raw,
-  UniqueConstraintViolationException,
-} from "@mikro-orm/core";
+import { LockMode, raw } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/sql";
 import {
   appError,
@@ -729,17 +723,9 @@ export class LedgerStore {
     );
   }
 
-  /** Errors after which the whole batch transaction is simply run again. */
+  /** Errors after which the whole batch transaction is simply run again (a racing insert included). */
   #isConflict(err: unknown): boolean {
-    if (!(err instanceof Error)) return false;
-    const converted =
-      err instanceof UniqueConstraintViolationException ? err : this.#db.orm.driver.convertException(err);
-    return (
-      converted instanceof DeadlockException ||
-      converted instanceof LockWaitTimeoutException ||
-      converted instanceof UniqueConstraintViolationException ||
-      /SQLITE_BUSY|database is locked/i.test(err.message)
-    );
+    return this.#db.isLockConflict(err) || this.#db.isUniqueViolation(err);
   }
 }
 

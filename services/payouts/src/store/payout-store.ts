@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
-import { DeadlockException, IsolationLevel, LockMode, LockWaitTimeoutException, raw } from "@mikro-orm/core";
+import { LockMode, raw } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/sql";
 import type { Database, Outcome } from "@mypay/kit";
 import { Code } from "@mypay/kit";
@@ -135,18 +134,6 @@ const date = (v: unknown): Date => (v instanceof Date ? v : new Date(v as string
 function asRow(entity: object): PayoutRow {
   const row = entity as PayoutRow;
   return { ...row, amount: BigInt(row.amount) };
-}
-
-/** A deadlock victim or a lock wait timeout (MySQL/MariaDB), or a busy SQLite database. */
-function isLockConflict(err: unknown): boolean {
-  if (err instanceof DeadlockException || err instanceof LockWaitTimeoutException) return true;
-  const e = err as { errno?: number; code?: string; message?: string };
-  return (
-    e?.errno === 1213 ||
-    e?.errno === 1205 ||
-    e?.code === "ER_LOCK_DEADLOCK" ||
-    /database is locked/.test(e?.message ?? "")
-  );
 }
 
 function asRecord(entity: object): RequestRecord {
@@ -787,23 +774,12 @@ export class PayoutStore {
   }
 
   /**
-   * One transaction, run again (up to 4 times on a server, 12 on SQLite, after a short random pause) when the engine chose it as a
-   * deadlock victim or timed out on a lock: nothing of it was committed, so running it again is safe.
-   * Without this a processor round lost to a deadlock would leave its payouts PROCESSING until the lease
-   * ran out, and the bank would be asked twice.
+   * One transaction, run again after losing a lock conflict (see `Database.transaction`). Without this a
+   * processor round lost to a deadlock would leave its payouts PROCESSING until the lease ran out, and the
+   * bank would be asked twice.
    */
-  async #tx<T>(fn: (em: EntityManager) => Promise<T>, options: { readCommitted?: boolean } = {}): Promise<T> {
-    const isolation =
-      options.readCommitted && this.#db.kind !== "sqlite" ? { isolationLevel: IsolationLevel.READ_COMMITTED } : {};
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.#db.em().transactional(fn, isolation);
-      } catch (err) {
-        const most = this.#db.kind === "sqlite" ? 12 : 4;
-        if (attempt >= most || !isLockConflict(err)) throw err;
-        await sleep(Math.random() * 10 * attempt);
-      }
-    }
+  #tx<T>(fn: (em: EntityManager) => Promise<T>, options: { readCommitted?: boolean } = {}): Promise<T> {
+    return this.#db.transaction(fn, options);
   }
 
   #sql(sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
