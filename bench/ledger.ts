@@ -10,13 +10,14 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { createRpcClient, dropTestDatabases, type StorageSettings, storageEnv } from "@mypay/kit";
 import { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { type Connection, createConnection } from "mysql2/promise";
+import { freePort } from "../e2e/mesh.ts";
+import { percentile } from "./lib/load.ts";
 
 const SERVER_URL = process.env.MYSQL_URL || process.env.DATABASE_URL || "mysql://root@127.0.0.1:3306";
 /** Measured seconds per closed-loop phase (after a one-second warm-up); half-rate phases run 4/5 of it. */
@@ -39,11 +40,6 @@ interface Figures {
 }
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 function figures(latencies: number[], errors: number, seconds: number): Figures {
   const sorted = latencies.sort((a, b) => a - b);
@@ -110,14 +106,6 @@ async function openLoop(seconds: number, perSecond: number, op: () => Promise<vo
   }
   await Promise.all(inFlight);
   return figures(latencies, errors, seconds);
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
 }
 
 async function startLedger(port: number): Promise<ChildProcess> {

@@ -15,10 +15,11 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
-import { type AddressInfo, createServer as createNetServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { createRpcClient, dropTestDatabases, MERCHANT_HEADER, storageEnv, testStorage } from "@mypay/kit";
 import { NotifierService, WebhookEndpointService } from "@mypay/proto/mypay/notifier/v1/notifier";
+import { freePort } from "../e2e/mesh.ts";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000);
 const RECEIVERS = Number(process.env.BENCH_RECEIVERS ?? 10);
@@ -64,14 +65,6 @@ async function startReceiver(hang: boolean): Promise<Receiver> {
   await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
   const { port } = server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}/webhooks`, latencies, server };
-}
-
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((done) => server.close(done));
-  return port;
 }
 
 function percentile(sorted: readonly number[], p: number): number {

@@ -11,13 +11,14 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createRpcClient, dropTestDatabases, MERCHANT_HEADER, type StorageSettings, storageEnv } from "@mypay/kit";
 import { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { DestinationType, PayoutService } from "@mypay/proto/mypay/payouts/v1/payouts";
 import { createConnection } from "mysql2/promise";
+import { freePort } from "../e2e/mesh.ts";
+import { percentile } from "./lib/load.ts";
 
 const SERVER_URL = process.env.MYSQL_URL || process.env.DATABASE_URL || "mysql://root@127.0.0.1:3306";
 const PAYOUTS = Number(process.env.BENCH_PAYOUTS || 2_000);
@@ -32,14 +33,6 @@ const storage: StorageSettings = {
 };
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 const children: ChildProcess[] = [];
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
-}
 
 async function startService(
   name: string,
@@ -77,11 +70,6 @@ async function stop(child: ChildProcess): Promise<void> {
   const exited = new Promise((done) => child.once("exit", done));
   child.kill("SIGTERM");
   await exited;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 const FINAL = "('SUCCESS', 'FAILED', 'CANCELLED')";
