@@ -17,9 +17,16 @@ import { parseArgs } from "node:util";
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { type DualListener, dropTestDatabases, listenHttp1And2, type StorageSettings, storageEnv } from "@mypay/kit";
+import {
+  type DualListener,
+  dropTestDatabases,
+  freePort,
+  listenHttp1And2,
+  type StorageSettings,
+  storageEnv,
+} from "@mypay/kit";
 import { DestinationType, PayoutSchema, PayoutService, PayoutStatus } from "@mypay/proto/mypay/payouts/v1/payouts";
-import { freePort, type RunningMesh, startMesh } from "../e2e/mesh.ts";
+import { type RunningMesh, startMesh } from "../e2e/mesh.ts";
 import { bareHttpRate, httpGetRate } from "./lib/baselines.ts";
 import { type LoadResult, percentile } from "./lib/load.ts";
 

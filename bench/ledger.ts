@@ -13,10 +13,9 @@ import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { createRpcClient, dropTestDatabases, type StorageSettings, storageEnv } from "@mypay/kit";
+import { createRpcClient, dropTestDatabases, freePort, type StorageSettings, storageEnv } from "@mypay/kit";
 import { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { type Connection, createConnection } from "mysql2/promise";
-import { freePort } from "../e2e/mesh.ts";
 import { percentile } from "./lib/load.ts";
 
 const SERVER_URL = process.env.MYSQL_URL || process.env.DATABASE_URL || "mysql://root@127.0.0.1:3306";

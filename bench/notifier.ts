@@ -17,9 +17,8 @@ import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
-import { createRpcClient, dropTestDatabases, MERCHANT_HEADER, storageEnv, testStorage } from "@mypay/kit";
+import { createRpcClient, dropTestDatabases, freePort, MERCHANT_HEADER, storageEnv, testStorage } from "@mypay/kit";
 import { NotifierService, WebhookEndpointService } from "@mypay/proto/mypay/notifier/v1/notifier";
-import { freePort } from "../e2e/mesh.ts";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000);
 const RECEIVERS = Number(process.env.BENCH_RECEIVERS ?? 10);

@@ -13,11 +13,17 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { createRpcClient, dropTestDatabases, MERCHANT_HEADER, type StorageSettings, storageEnv } from "@mypay/kit";
+import {
+  createRpcClient,
+  dropTestDatabases,
+  freePort,
+  MERCHANT_HEADER,
+  type StorageSettings,
+  storageEnv,
+} from "@mypay/kit";
 import { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { DestinationType, PayoutService } from "@mypay/proto/mypay/payouts/v1/payouts";
 import { createConnection } from "mysql2/promise";
-import { freePort } from "../e2e/mesh.ts";
 import { percentile } from "./lib/load.ts";
 
 const SERVER_URL = process.env.MYSQL_URL || process.env.DATABASE_URL || "mysql://root@127.0.0.1:3306";

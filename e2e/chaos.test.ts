@@ -1,9 +1,8 @@
 import { createServer, type Server } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
-import { dropTestDatabases, testStorage } from "@mypay/kit";
+import { dropTestDatabases, freePort, testStorage } from "@mypay/kit";
 import { verifyWebhook } from "@mypay/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "./mesh.ts";
 import { SERVICE_NAMES, ServiceSet } from "./services.ts";
 
 /**

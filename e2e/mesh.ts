@@ -1,20 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer, type IncomingHttpHeaders } from "node:http";
-import { createServer as createNetServer } from "node:net";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { type StorageSettings, storageEnv } from "@mypay/kit";
+import { freePort, type StorageSettings, storageEnv } from "@mypay/kit";
 
 const root = resolve(import.meta.dirname, "..");
-
-/** A port the OS says is free right now. */
-export async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
-}
 
 export interface RunningMesh {
   /** The launcher's process id (the services are its children). */

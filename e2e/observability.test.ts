@@ -15,14 +15,14 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
-import { dropTestDatabases, parseConfig, testStorage } from "@mypay/kit";
+import { dropTestDatabases, freePort, parseConfig, testStorage } from "@mypay/kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dashboardFiles } from "../observability/grafana/dashboards.ts";
 import { gatewaySettings } from "../services/gateway/src/config.ts";
 import { ledgerSettings } from "../services/ledger/src/config.ts";
 import { notifierSettings } from "../services/notifier/src/config.ts";
 import { payoutsSettings } from "../services/payouts/src/config.ts";
-import { eventually, freePort, type RunningMesh, startMesh, startReceiver } from "./mesh.ts";
+import { eventually, type RunningMesh, startMesh, startReceiver } from "./mesh.ts";
 
 const root = resolve(import.meta.dirname, "..");
 const observability = join(root, "observability");

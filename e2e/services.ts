@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { type StorageSettings, storageEnv } from "@mypay/kit";
-import { freePort } from "./mesh.ts";
+import { freePort, type StorageSettings, storageEnv } from "@mypay/kit";
 
 const root = resolve(import.meta.dirname, "..");
 export const SERVICE_NAMES = ["ledger", "notifier", "payouts", "gateway"] as const;

@@ -1,7 +1,7 @@
 import { createServer } from "node:http";
+import { freePort } from "@mypay/kit";
 import { createConnection, createPool } from "mysql2/promise";
 import { Pool } from "undici";
-import { freePort } from "../../e2e/mesh.ts";
 import { closedLoop, type LoadResult } from "./load.ts";
 
 /**

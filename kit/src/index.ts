@@ -30,4 +30,4 @@ export { type PayoutView, payoutStatusName, payoutView } from "./payout-view.ts"
 export { createRpcClient, type RpcClientOptions } from "./rpc-client.ts";
 export { type RpcServerOptions, startRpcServer } from "./rpc-server.ts";
 export { onShutdown } from "./shutdown.ts";
-export { dropTestDatabases, storageEnv, testStorage } from "./testing.ts";
+export { dropTestDatabases, freePort, storageEnv, testStorage } from "./testing.ts";

@@ -1,22 +1,21 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { createRpcClient, dropTestDatabases, errorDetails, Reason, storageEnv, testStorage } from "@mypay/kit";
+import {
+  createRpcClient,
+  dropTestDatabases,
+  errorDetails,
+  freePort,
+  Reason,
+  storageEnv,
+  testStorage,
+} from "@mypay/kit";
 import { HoldStatus, LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { afterAll, describe, expect, it } from "vitest";
 
 const settings = testStorage();
 const engine = settings.DATABASE_URL ? "MariaDB/MySQL" : "SQLite";
 const entry = resolve(import.meta.dirname, "main.ts");
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
-}
 
 /** Starts the real ledger process on `port` and resolves once it listens. */
 async function startLedger(port: number): Promise<{ child: ChildProcess; exited: Promise<unknown> }> {

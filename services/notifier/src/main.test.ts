@@ -1,8 +1,15 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { createServer } from "node:net";
 import { resolve } from "node:path";
-import { createLogger, createRpcClient, MERCHANT_HEADER, openDatabase, storageEnv, testStorage } from "@mypay/kit";
+import {
+  createLogger,
+  createRpcClient,
+  freePort,
+  MERCHANT_HEADER,
+  openDatabase,
+  storageEnv,
+  testStorage,
+} from "@mypay/kit";
 import { MessageStatus, NotifierService, WebhookEndpointService } from "@mypay/proto/mypay/notifier/v1/notifier";
 import { Webhook } from "standardwebhooks";
 import { afterAll, describe, expect, it } from "vitest";
@@ -13,14 +20,6 @@ import { migrations } from "./store/migrations/index.ts";
 const root = resolve(import.meta.dirname, "../../..");
 const storage = testStorage();
 let child: ChildProcess | undefined;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
-}
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 

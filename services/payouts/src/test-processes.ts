@@ -3,22 +3,13 @@
  * processes on loopback ports and a test storage, and gives typed clients to them.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createRpcClient, MERCHANT_HEADER, type StorageSettings, storageEnv } from "@mypay/kit";
+import { createRpcClient, freePort, MERCHANT_HEADER, type StorageSettings, storageEnv } from "@mypay/kit";
 import { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { PayoutAdminService, PayoutService } from "@mypay/proto/mypay/payouts/v1/payouts";
 
 const root = resolve(import.meta.dirname, "..", "..", "..");
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
-}
 
 export interface ServiceProcess {
   url: string;
