@@ -135,11 +135,15 @@ async function startLedger(port: number): Promise<ChildProcess> {
   throw new Error("ledger not ready in 60 s");
 }
 
-/** The ledger's mean group-commit size so far, from its own metrics. */
-async function meanBatch(port: number): Promise<number> {
+/** The ledger's group-commit figures so far, from its own metrics: mean batch size and retried conflicts. */
+async function batchFigures(port: number): Promise<{ meanBatch: number; conflicts: number }> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
-  return value("ledger_batch_size_sum") / value("ledger_batch_size_count");
+  const value = (name: string) =>
+    Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+  return {
+    meanBatch: value("ledger_batch_size_sum") / value("ledger_batch_size_count"),
+    conflicts: value("ledger_conflicts_total") || 0,
+  };
 }
 
 async function rawConnections(database: string): Promise<Connection[]> {
@@ -194,8 +198,9 @@ async function main(): Promise<void> {
     const pick = () => merchants[Math.floor(Math.random() * merchants.length)]!;
     console.log(`ledger bench: ${CALLERS} concurrent callers, ${SECONDS} s per phase, ${new URL(SERVER_URL).host}`);
     const hotFigures = await closedLoop(SECONDS, () => holdOn(hot));
-    const hotBatch = await meanBatch(port);
+    const hotBatch = await batchFigures(port);
     const spreadFigures = await closedLoop(SECONDS, () => holdOn(pick()));
+    const spreadBatch = await batchFigures(port);
 
     const rawDatabase = `${storage.DATABASE_PREFIX}_raw`;
     raw = await rawConnections(rawDatabase);
@@ -216,7 +221,10 @@ async function main(): Promise<void> {
     console.log("\nledger Hold over gRPC (group commit):");
     console.log(row("one hot merchant", hotFigures));
     console.log(row(`${fmt(MERCHANTS)} merchants`, spreadFigures));
-    console.log(`  mean group-commit size on the hot merchant: ${fmt(hotBatch, 1)}`);
+    console.log(
+      `  mean group-commit size: hot ${fmt(hotBatch.meanBatch, 1)}, after spread ${fmt(spreadBatch.meanBatch, 1)}; ` +
+        `conflicts retried: hot ${fmt(hotBatch.conflicts)}, spread ${fmt(spreadBatch.conflicts - hotBatch.conflicts)}`,
+    );
     console.log("raw mysql2 baseline, UPDATE one row + COMMIT per operation:");
     console.log(row("one hot row", rawHot));
     console.log(row(`${fmt(MERCHANTS)} rows`, rawSpread));

@@ -7,6 +7,47 @@ import type { connectNodeAdapter } from "@connectrpc/connect-node";
 export type NodeHandler = Parameters<typeof connectNodeAdapter>[0]["fallback"] & {};
 
 const PREFACE_START = Buffer.from("PRI ");
+/**
+ * HTTP/2 flow-control windows: the 64 KiB defaults stall many concurrent RPCs on one connection (the
+ * connection window is shared by every stream on it).
+ */
+const WINDOW_BYTES = 1024 * 1024;
+const SESSION_WINDOW_BYTES = 16 * 1024 * 1024;
+
+/**
+ * What Node's HTTP/2 compatibility layer does for each stream when the server has a request listener,
+ * done here so that a stream handler can take streams first: wrap the stream in request/response
+ * objects and call the handler (answering `Expect: 100-continue` as Node does).
+ */
+function handOver(
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
+  rawHeaders: string[],
+  handler: NodeHandler,
+): void {
+  const req = new http2.Http2ServerRequest(stream, headers, {}, rawHeaders);
+  const res = new http2.Http2ServerResponse(stream);
+  if (headers[":method"] === "CONNECT") {
+    res.statusCode = 405;
+    res.end();
+    return;
+  }
+  if (headers.expect !== undefined) {
+    if (headers.expect !== "100-continue") {
+      res.statusCode = 417;
+      res.end();
+      return;
+    }
+    res.writeContinue();
+  }
+  (handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void)(req, res);
+}
+
+/**
+ * Serves an HTTP/2 stream itself and returns true, or returns false to leave it to the request handler
+ * (see grpc-unary-server.ts). It must not touch a stream it declines.
+ */
+export type Http2StreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
 
 export interface DualListener {
   server: net.Server;
@@ -22,9 +63,18 @@ export interface DualListener {
  * then handed to the matching server. Peeking uses 'readable' + read() + unshift(), because
  * a 'data' listener would let Node's HTTP parser see bytes out of order.
  */
-export async function listenHttp1And2(handler: NodeHandler, port: number, host: string): Promise<DualListener> {
+export async function listenHttp1And2(
+  handler: NodeHandler,
+  port: number,
+  host: string,
+  streamHandler?: Http2StreamHandler,
+): Promise<DualListener> {
   const h1 = http.createServer({ keepAliveTimeout: 65_000 }, handler as http.RequestListener);
-  const h2 = http2.createServer({}, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+  const h2 = http2.createServer({ settings: { initialWindowSize: WINDOW_BYTES } });
+  h2.on("stream", (stream, headers, _flags, rawHeaders) => {
+    if (streamHandler?.(stream, headers)) return;
+    handOver(stream, headers, rawHeaders as unknown as string[], handler);
+  });
   const sessions = new Set<http2.Http2Session>();
   // HTTP/1.1 connections handed over by us are invisible to h1's own idle tracking (it never
   // listens), so count requests in flight per socket to close idle keep-alive sockets on shutdown.
@@ -42,6 +92,7 @@ export async function listenHttp1And2(handler: NodeHandler, port: number, host: 
     });
   });
   h2.on("session", (session) => {
+    session.setLocalWindowSize(SESSION_WINDOW_BYTES);
     sessions.add(session);
     session.on("close", () => sessions.delete(session));
   });

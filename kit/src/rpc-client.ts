@@ -1,6 +1,6 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createGrpcUnaryTransport } from "./grpc-unary-transport.ts";
 
 export interface RpcClientOptions {
   /** Deadline applied to calls that do not set their own. */
@@ -14,12 +14,10 @@ export function createRpcClient<T extends DescService>(
   baseUrl: string,
   options: RpcClientOptions,
 ): Client<T> {
-  const transport = createGrpcTransport({
+  const transport = createGrpcUnaryTransport({
     baseUrl,
     defaultTimeoutMs: options.timeoutMs,
     interceptors: options.interceptors,
-    pingIntervalMs: 10_000,
-    idleConnectionTimeoutMs: 60_000,
   });
   return createClient(service, transport);
 }

@@ -2,6 +2,7 @@ import type { ServerResponse } from "node:http";
 import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Registry } from "prom-client";
+import { createGrpcUnaryServer } from "./grpc-unary-server.ts";
 import { isValidRequestId, REQUEST_ID_HEADER, randomRequestId } from "./headers.ts";
 import { Health, healthService, type ReadinessCheck } from "./health.ts";
 import { type DualListener, listenHttp1And2, type NodeHandler } from "./http-listener.ts";
@@ -63,15 +64,26 @@ export async function startRpcServer(options: RpcServerOptions): Promise<DualLis
     if (options.fallback) return options.fallback(req, res);
     send(404, "application/json", '{"error":{"code":"not_found","message":"no such route"}}');
   };
+  const interceptors = [logUnexpectedErrors(logger), ...(options.interceptors ?? [])];
+  // Unary gRPC over HTTP/2 (every internal call) takes the lean path; connect-node serves the rest.
+  const unary = createGrpcUnaryServer({ interceptors, shutdownSignal: stopping.signal });
   const handler = connectNodeAdapter({
     routes(router) {
-      router.service(Health, healthService(ready, undefined, stopping.signal));
-      options.routes(router);
+      const both: ConnectRouter = {
+        ...router,
+        service(service, impl, serviceOptions) {
+          unary.register(service, impl);
+          router.service(service, impl, serviceOptions);
+          return both;
+        },
+      };
+      both.service(Health, healthService(ready, undefined, stopping.signal));
+      options.routes(both);
     },
-    interceptors: [logUnexpectedErrors(logger), ...(options.interceptors ?? [])],
+    interceptors,
     fallback: probes,
   });
-  const listener = await listenHttp1And2(handler, options.port, options.host);
+  const listener = await listenHttp1And2(handler, options.port, options.host, unary.handle);
   logger.info({ port: listener.port, host: options.host }, "listening");
   return {
     ...listener,

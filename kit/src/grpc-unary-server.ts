@@ -1,0 +1,299 @@
+import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import { create, type DescMethod, type DescService, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  createContextValues,
+  createServiceImplSpec,
+  type HandlerContext,
+  type Interceptor,
+  type MethodImplSpec,
+  type ServiceImpl,
+  type UnaryRequest,
+  type UnaryResponse,
+} from "@connectrpc/connect";
+import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { encodeEnvelope, readEnvelope } from "./grpc-envelope.ts";
+import { applyUnaryInterceptors, type UnaryFn } from "./unary-interceptors.ts";
+
+/** Largest request message the fast path reads (larger ones are refused with RESOURCE_EXHAUSTED). */
+const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
+
+type UnarySpec = Extract<MethodImplSpec, { kind: "unary" }>;
+
+/**
+ * Serves the unary methods of registered services over gRPC (HTTP/2, `application/grpc[+proto]`,
+ * uncompressed) straight on the HTTP/2 stream. It speaks the same wire protocol as connect-node's gRPC
+ * handler — status, message and `grpc-status-details-bin` trailers, `grpc-timeout` deadlines — and runs
+ * the same connect interceptors, but without connect-node's per-call stream and async-iterator machinery,
+ * which costs about ten times more CPU per call (measured: ≈0.5 ms against ≈0.05 ms on this kind of box).
+ * Every other request (Connect, gRPC-Web, JSON, compressed, streaming, HTTP/1.1) is left to connect-node.
+ */
+export interface GrpcUnaryServer {
+  /** Serves `impl`'s unary methods (the same implementation object connect's router gets). */
+  register<S extends DescService>(service: S, impl: Partial<ServiceImpl<S>>): void;
+  /** Answers the stream and returns true when it is a call the fast path serves; false leaves it untouched. */
+  handle(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): boolean;
+}
+
+export interface GrpcUnaryServerOptions {
+  interceptors?: Interceptor[];
+  /** Aborted when the server shuts down; handlers see it through `ctx.signal`. */
+  shutdownSignal?: AbortSignal;
+}
+
+export function createGrpcUnaryServer(options: GrpcUnaryServerOptions = {}): GrpcUnaryServer {
+  const methods = new Map<string, { spec: UnarySpec; call: UnaryFn }>();
+
+  return {
+    register(service, impl) {
+      const spec = createServiceImplSpec(service, impl as Partial<ServiceImpl<DescService>>);
+      for (const method of Object.values(spec.methods)) {
+        if (method.kind !== "unary") continue;
+        const unary = method as UnarySpec;
+        const invoke: UnaryFn = async (req) => {
+          const output = await unary.impl(req.message, contextOf(req));
+          const context = contextOf(req);
+          return {
+            stream: false,
+            service,
+            method: unary.method,
+            message: isMessage(output, unary.method.output) ? output : create(unary.method.output, output),
+            // Made on first use only: most calls set no response metadata.
+            get header() {
+              return context.responseHeader;
+            },
+            get trailer() {
+              return context.responseTrailer;
+            },
+          };
+        };
+        const call = applyUnaryInterceptors(invoke, options.interceptors);
+        methods.set(`/${service.typeName}/${unary.method.name}`, { spec: unary, call });
+      }
+    },
+
+    handle(stream, headers) {
+      if (headers[":method"] !== "POST") return false;
+      const type = headers["content-type"];
+      if (type !== "application/grpc" && type !== "application/grpc+proto") return false;
+      const encoding = headers["grpc-encoding"];
+      if (encoding !== undefined && encoding !== "identity") return false;
+      const entry = methods.get(String(headers[":path"]));
+      if (!entry) return false;
+      serve(stream, headers, type, entry.spec, entry.call, options.shutdownSignal);
+      return true;
+    },
+  };
+}
+
+/** What a call's context needs beyond the request, kept on the request object the interceptors see. */
+interface CallState {
+  context: HandlerContext;
+  responseHeader?: Headers;
+  responseTrailer?: Headers;
+}
+const STATE = Symbol("grpc-unary-call");
+type StatefulRequest = UnaryRequest & { [STATE]: CallState };
+
+const stateOf = (req: UnaryRequest) => (req as StatefulRequest)[STATE];
+const contextOf = (req: UnaryRequest) => stateOf(req).context;
+
+function serve(
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  contentType: string,
+  spec: UnarySpec,
+  call: UnaryFn,
+  shutdownSignal: AbortSignal | undefined,
+): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let refused = false;
+  stream.on("data", (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > MAX_REQUEST_BYTES + 5) {
+      if (!refused) {
+        refused = true;
+        const error = new ConnectError(`message larger than ${MAX_REQUEST_BYTES} bytes`, Code.ResourceExhausted);
+        respondError(stream, contentType, error);
+      }
+      return;
+    }
+    chunks.push(chunk);
+  });
+  // A stream reset by the client ends without 'end'; errors are the client's business.
+  stream.on("error", () => {});
+  stream.on("end", () => {
+    if (refused || stream.destroyed) return;
+    const timeout = parseTimeout(first(headers["grpc-timeout"]) ?? null, Number.MAX_SAFE_INTEGER);
+    if (timeout.error) return respondError(stream, contentType, timeout.error);
+    let message: ReturnType<typeof fromBinary>;
+    try {
+      const payload = readEnvelope(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      message = fromBinary(spec.method.input, payload);
+    } catch (err) {
+      return respondError(stream, contentType, ConnectError.from(err, Code.InvalidArgument));
+    }
+    const req = unaryRequest(stream, headers, spec.method, message, timeout.timeoutMs, shutdownSignal);
+    const state = stateOf(req);
+    call(req).then(
+      (res) => respondOk(stream, contentType, res, state),
+      (err: unknown) => {
+        const error =
+          err instanceof ConnectError
+            ? err
+            : new ConnectError("internal error", Code.Internal, undefined, undefined, err);
+        respondError(stream, contentType, error, state.responseHeader, state.responseTrailer);
+      },
+    );
+  });
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The request and handler context, with header objects and the abort signal made only when used. */
+function unaryRequest(
+  stream: ServerHttp2Stream,
+  raw: IncomingHttpHeaders,
+  method: DescMethod & { methodKind: "unary" },
+  message: ReturnType<typeof fromBinary>,
+  timeoutMs: number | undefined,
+  shutdownSignal: AbortSignal | undefined,
+): UnaryRequest {
+  const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+  const url = `http://${raw[":authority"] ?? "localhost"}${raw[":path"]}`;
+  let header: Headers | undefined;
+  let signal: AbortSignal | undefined;
+  const state: CallState = {} as CallState;
+  const requestHeader = () => {
+    if (!header) {
+      header = new Headers();
+      for (const [name, value] of Object.entries(raw)) {
+        if (name.startsWith(":") || value === undefined) continue;
+        if (Array.isArray(value)) for (const v of value) header.append(name, v);
+        else header.set(name, value);
+      }
+    }
+    return header;
+  };
+  const requestSignal = () => {
+    if (!signal) signal = callSignal(stream, deadline, shutdownSignal);
+    return signal;
+  };
+  const context: HandlerContext = {
+    method,
+    service: method.parent,
+    protocolName: "grpc",
+    requestMethod: "POST",
+    url,
+    values: createContextValues(),
+    timeoutMs: () => (deadline === undefined ? undefined : deadline - Date.now()),
+    get signal() {
+      return requestSignal();
+    },
+    get requestHeader() {
+      return requestHeader();
+    },
+    get responseHeader() {
+      state.responseHeader ??= new Headers();
+      return state.responseHeader;
+    },
+    get responseTrailer() {
+      state.responseTrailer ??= new Headers();
+      return state.responseTrailer;
+    },
+  };
+  state.context = context;
+  const req = {
+    stream: false as const,
+    service: method.parent,
+    method,
+    requestMethod: "POST",
+    url,
+    message,
+    contextValues: context.values,
+    get signal() {
+      return requestSignal();
+    },
+    get header() {
+      return requestHeader();
+    },
+    [STATE]: state,
+  };
+  return req as unknown as UnaryRequest;
+}
+
+/** Aborted when the client goes away, the deadline passes or the server shuts down. */
+function callSignal(stream: ServerHttp2Stream, deadline: number | undefined, shutdown: AbortSignal | undefined) {
+  const controller = new AbortController();
+  const abort = (reason: ConnectError) => {
+    if (!controller.signal.aborted) controller.abort(reason);
+  };
+  if (stream.closed) abort(new ConnectError("the client went away", Code.Canceled));
+  else stream.once("close", () => abort(new ConnectError("the call ended", Code.Canceled)));
+  if (deadline !== undefined) {
+    const timer = setTimeout(
+      () => abort(new ConnectError("the deadline passed", Code.DeadlineExceeded)),
+      deadline - Date.now(),
+    );
+    timer.unref();
+    stream.once("close", () => clearTimeout(timer));
+  }
+  if (shutdown) {
+    if (shutdown.aborted) abort(new ConnectError("the server is shutting down", Code.Unavailable));
+    else
+      shutdown.addEventListener(
+        "abort",
+        () => abort(new ConnectError("the server is shutting down", Code.Unavailable)),
+        {
+          once: true,
+        },
+      );
+  }
+  return controller.signal;
+}
+
+function headerObject(headers: Headers | undefined, into: Record<string, string>): Record<string, string> {
+  headers?.forEach((value, name) => {
+    into[name] = value;
+  });
+  return into;
+}
+
+function respondOk(stream: ServerHttp2Stream, contentType: string, res: UnaryResponse, state: CallState): void {
+  if (stream.destroyed || stream.headersSent) return;
+  let body: Buffer;
+  try {
+    body = encodeEnvelope(toBinary(res.method.output, res.message));
+  } catch (err) {
+    const error = new ConnectError("internal error", Code.Internal, undefined, undefined, err);
+    respondError(stream, contentType, error, state.responseHeader, state.responseTrailer);
+    return;
+  }
+  stream.respond(headerObject(state.responseHeader, { ":status": "200", "content-type": contentType }), {
+    waitForTrailers: true,
+  });
+  stream.once("wantTrailers", () => {
+    const trailer = headerObject(state.responseTrailer, {});
+    trailer["grpc-status"] = "0";
+    stream.sendTrailers(trailer);
+  });
+  stream.end(body);
+}
+
+/** A trailers-only response: status, message and details in the one HEADERS frame, as gRPC allows. */
+function respondError(
+  stream: ServerHttp2Stream,
+  contentType: string,
+  error: ConnectError,
+  responseHeader?: Headers,
+  responseTrailer?: Headers,
+): void {
+  if (stream.destroyed || stream.headersSent) return;
+  const trailer = setTrailerStatus(new Headers(responseTrailer), error);
+  const header = headerObject(trailer, headerObject(responseHeader, { ":status": "200", "content-type": contentType }));
+  stream.respond(header, { endStream: true });
+}
