@@ -144,6 +144,37 @@ describe(`ledger RPCs on ${engine}`, () => {
     expect(await ledger.verifyInvariants({})).toMatchObject({ ok: true, violations: [] });
   });
 
+  it("places a batch of holds with each item's own outcome, as separate Hold calls would answer", async () => {
+    const merchant = newMerchant();
+    await ledger.topUp({ merchantId: merchant, idempotencyKey: `open-${merchant}`, amount: pkr(500n) });
+    const [first, tooMuch, invalid, second] = [newHold(), newHold(), newHold(), newHold()];
+    const { results } = await ledger.placeHolds({
+      holds: [
+        { merchantId: merchant, holdId: first, amount: pkr(300n) },
+        { merchantId: merchant, holdId: first, amount: pkr(300n) },
+        // 300 of 500 are locked by now: judged in order, so this one fails alone and leaves nothing behind.
+        { merchantId: merchant, holdId: tooMuch, amount: pkr(300n) },
+        { merchantId: merchant, holdId: invalid, amount: pkr(0n) },
+        { merchantId: merchant, holdId: second, amount: pkr(200n) },
+        { merchantId: merchant, holdId: first, amount: pkr(301n) },
+      ],
+    });
+    expect(results.map((r) => r.holdId)).toEqual([first, first, tooMuch, invalid, second, first]);
+    expect(results[0]!.hold?.status).toBe(HoldStatus.PENDING);
+    expect(results[1]!.hold?.holdId).toBe(first);
+    expect(results[2]).toMatchObject({
+      errorCode: Code.FailedPrecondition,
+      errorReason: Reason.INSUFFICIENT_FUNDS,
+      errorField: "amount",
+    });
+    expect(results[3]).toMatchObject({ errorCode: Code.InvalidArgument, errorField: "amount.minorUnits" });
+    expect(results[4]!.hold?.amount?.minorUnits).toBe(200n);
+    expect(results[5]).toMatchObject({ errorCode: Code.Aborted, errorReason: Reason.IDEMPOTENCY_MISMATCH });
+    const after = await ledger.getBalance({ merchantId: merchant, currency: "PKR" });
+    expect(after.balance).toMatchObject({ availableMinor: 0n, lockedMinor: 500n });
+    expect((await ledger.verifyInvariants({})).ok).toBe(true);
+  });
+
   it("serves the merchant's own balance and entries from the merchant header, and nothing without it", async () => {
     const m = newMerchant();
     await ledger.topUp({ merchantId: m, idempotencyKey: `k-${m}`, amount: pkr(5_000n) });

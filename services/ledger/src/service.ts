@@ -21,6 +21,8 @@ import {
   type Entry,
   EntrySchema,
   type Hold,
+  type HoldResult,
+  HoldResultSchema,
   HoldSchema,
   HoldStatus,
   type LedgerService,
@@ -30,10 +32,10 @@ import {
   AccountKind as WireAccountKind,
 } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { AccountKind, HoldState } from "./domain/accounts.ts";
-import type { BalanceView, EntryFilter, EntryView, HoldView, LedgerStore } from "./store/ledger-store.ts";
+import type { BalanceView, EntryFilter, EntryView, HoldView, LedgerOp, LedgerStore } from "./store/ledger-store.ts";
 
-/** Most settlements in one SettleHolds call (the payouts relay sends up to 200). */
-export const MAX_SETTLEMENTS = 1_000;
+/** Most items in one SettleHolds or PlaceHolds call (the payouts service sends up to 200). */
+export const MAX_BATCH = 1_000;
 const DEFAULT_PAGE = 20;
 const MAX_PAGE = 100;
 
@@ -52,6 +54,34 @@ export function ledgerService(store: LedgerStore): ServiceImpl<typeof LedgerServ
       const { currency, minor } = money(req.amount);
       return { hold: toHold(await store.hold(merchantId, holdId, currency, minor)) };
     },
+    /** One group commit for the whole call; every item keeps its own outcome, in request order. */
+    async placeHolds(req) {
+      if (req.holds.length > MAX_BATCH) throw invalidArgument("holds", `at most ${MAX_BATCH} per call`);
+      const results: HoldResult[] = new Array(req.holds.length);
+      const valid: Array<{ index: number; op: LedgerOp }> = [];
+      req.holds.forEach((item, index) => {
+        try {
+          const merchantId = required("merchantId", item.merchantId);
+          const holdId = required("holdId", item.holdId);
+          const { currency, minor } = money(item.amount);
+          valid.push({ index, op: { kind: "hold", merchantId, holdId, currency, amount: minor } });
+        } catch (err) {
+          results[index] = holdFailure(item.holdId, err);
+        }
+      });
+      const outcomes = valid.length > 0 ? await store.commit(valid.map((v) => v.op)) : [];
+      // A batch that failed as a whole (the database, say) decided nothing: the call fails, retryably.
+      const undecided = outcomes.find((o) => !o.ok && !errorDetails(o.error).decided);
+      if (undecided && !undecided.ok) throw undecided.error;
+      valid.forEach(({ index, op }, i) => {
+        const outcome = outcomes[i]!;
+        const holdId = (op as { holdId: string }).holdId;
+        results[index] = outcome.ok
+          ? create(HoldResultSchema, { holdId, hold: toHold(outcome.value as HoldView) })
+          : holdFailure(holdId, outcome.error);
+      });
+      return { results };
+    },
     async capture(req) {
       return { hold: toHold(await store.capture(required("holdId", req.holdId))) };
     },
@@ -65,8 +95,8 @@ export function ledgerService(store: LedgerStore): ServiceImpl<typeof LedgerServ
     },
     /** One transaction for the whole call; every item keeps its own outcome, in request order. */
     async settleHolds(req) {
-      if (req.settlements.length > MAX_SETTLEMENTS) {
-        throw invalidArgument("settlements", `at most ${MAX_SETTLEMENTS} per call`);
+      if (req.settlements.length > MAX_BATCH) {
+        throw invalidArgument("settlements", `at most ${MAX_BATCH} per call`);
       }
       const results: SettleResult[] = new Array(req.settlements.length);
       const valid: Array<{ index: number; holdId: string; action: "capture" | "release" }> = [];
@@ -213,6 +243,17 @@ function entryFilter(
     startingAfter: cursor === "" ? undefined : BigInt(cursor),
     limit,
   };
+}
+
+function holdFailure(holdId: string, err: unknown): HoldResult {
+  const details = errorDetails(err);
+  return create(HoldResultSchema, {
+    holdId,
+    errorCode: details.code,
+    errorReason: details.reason,
+    errorMessage: details.message,
+    errorField: details.field ?? "",
+  });
 }
 
 function settleFailure(holdId: string, err: unknown): SettleResult {

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Client, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
@@ -10,12 +11,13 @@ import {
   invalidArgument,
   MERCHANT_HEADER,
   notFound,
+  type Outcome,
   parseAmount,
   payoutStatusName,
   Reason,
 } from "@mypay/kit";
 import type { PageRequest } from "@mypay/proto/mypay/common/v1/paging";
-import { HoldStatus, type LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
+import { type HoldRequestSchema, HoldStatus, type LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import {
   type PayoutAdminService,
   type PayoutFilter,
@@ -127,6 +129,29 @@ function illegal(err: IllegalTransitionError) {
   });
 }
 
+/**
+ * Places holds in one ledger call. Each item's failure comes back as the error a Hold call would have
+ * thrown (with its ErrorInfo, so it counts as the ledger's decision); a failure of the call itself
+ * rejects every item and decides nothing.
+ */
+async function placeHolds(
+  ledger: Client<typeof LedgerService>,
+  items: Array<MessageInitShape<typeof HoldRequestSchema>>,
+): Promise<Array<Outcome<HoldStatus>>> {
+  const { results } = await ledger.placeHolds({ holds: items });
+  return items.map((_, i): Outcome<HoldStatus> => {
+    const result = results[i];
+    if (!result) return { ok: false, error: appError(Code.Internal, Reason.INTERNAL, "the ledger answered no result") };
+    if (result.hold) return { ok: true, value: result.hold.status };
+    return {
+      ok: false,
+      error: appError(result.errorCode as Code, result.errorReason, result.errorMessage, {
+        ...(result.errorField ? { field: result.errorField } : {}),
+      }),
+    };
+  });
+}
+
 /** Runs a manual transition, mapping store errors to wire errors. */
 async function changeStatus(store: PayoutStore, t: ManualTransition): Promise<PayoutRow> {
   if (!t.id) throw invalidArgument("id", "is required");
@@ -169,6 +194,10 @@ export function payoutService(deps: PayoutServiceDeps): ServiceImpl<typeof Payou
   const insert = new GroupCommitter<NewPayoutInsert, InsertOutcome>(groupOptions, (items) =>
     store.insertPayouts(items),
   );
+  // Holds of concurrent creates travel to the ledger together: one PlaceHolds call, one ledger transaction.
+  const holds = new GroupCommitter<MessageInitShape<typeof HoldRequestSchema>, HoldStatus>(groupOptions, (items) =>
+    placeHolds(ledger, items),
+  );
 
   /** Answers a key whose record already stands: replay, stored error, in progress, or a takeover. */
   async function resolveExisting(record: RequestRecord, fingerprint: string, owner: string, now: Date) {
@@ -199,12 +228,11 @@ export function payoutService(deps: PayoutServiceDeps): ServiceImpl<typeof Payou
   ) {
     let holdStatus: HoldStatus;
     try {
-      const res = await ledger.hold({
+      holdStatus = await holds.submit({
         merchantId,
         holdId: id,
         amount: { currency: wanted.currency, minorUnits: wanted.amount },
       });
-      holdStatus = res.hold?.status ?? HoldStatus.UNSPECIFIED;
     } catch (err) {
       const details = errorDetails(err);
       if (!details.decided || !DEFINITE.has(details.code)) throw err;

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { LockMode, raw } from "@mikro-orm/core";
+import { IsolationLevel, LockMode, raw } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/sql";
 import {
   appError,
@@ -479,9 +479,16 @@ export class LedgerStore {
     return done;
   }
 
-  /** Runs the batch transaction, retrying it whole when it loses a race with another process. */
+  /**
+   * Runs the batch transaction, retrying it whole when it loses a race with another process. READ
+   * COMMITTED on a server: the balance UPDATE's `id IN (…)` may scan the (small) accounts table, and under
+   * REPEATABLE READ every row it scans stays locked, so two batches of different merchants deadlock on
+   * rows neither changes. Nothing here needs a snapshot: balances come from the locking read, and holds
+   * are read after the locks, when every change to the locked merchants' holds has committed.
+   */
   #transact(ops: LedgerOp[], before: Map<string, HoldView>): Promise<Outcome<OpResult>[]> {
-    return this.#retrying(() => this.#db.em().transactional((em) => this.#apply(em, ops, before)));
+    const isolation = this.#db.kind === "sqlite" ? {} : { isolationLevel: IsolationLevel.READ_COMMITTED };
+    return this.#retrying(() => this.#db.em().transactional((em) => this.#apply(em, ops, before), isolation));
   }
 
   /** Runs `work` again (after a short random pause) when it loses a race: deadlock, lock timeout, racing insert. */
@@ -513,10 +520,10 @@ export class LedgerStore {
     const kinds = new Map(lockedRows.map((r) => [r.id, r.kind as AccountKind]));
     const startBalances = new Map(balances);
 
-    // Read after the locks. Every change to a merchant's holds also locks that merchant's rows, and
-    // InnoDB takes a transaction's snapshot at its first plain read, i.e. here: so this sees every hold
-    // of the locked merchants. A hold id racing in under another merchant surfaces as a unique-key
-    // violation on insert, and the retried batch then sees it.
+    // Read after the locks. Every change to a merchant's holds also locks that merchant's rows, so this
+    // read (READ COMMITTED: the latest committed state) sees every hold of the locked merchants. A hold id
+    // racing in under another merchant surfaces as a unique-key violation on insert, and the retried
+    // batch then sees it.
     const holdIds = ops.flatMap((op) => (op.kind === "topup" ? [] : [op.holdId]));
     const holds = holdIds.length > 0 ? await this.#readHolds(em, holdIds) : new Map<string, HoldView>();
     const topUpKeys = ops.flatMap((op) => (op.kind === "topup" ? [`topup:${op.key}`] : []));

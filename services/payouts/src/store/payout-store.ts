@@ -540,7 +540,11 @@ export class PayoutStore {
         .onConflict("payoutId")
         .ignore()
         .execute();
-      return em.find(PayoutRequest, { payoutId: { $in: ids } });
+      return (await em
+        .createQueryBuilder(PayoutRequest)
+        .select("*")
+        .where({ payoutId: { $in: ids } })
+        .execute("all", true)) as RequestRecord[];
     });
     const found = new Map(stored.map((r) => [r.payoutId, asRecord(r)]));
     return records.map((r) => {

@@ -16,7 +16,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file mypay/ledger/v1/ledger.proto.
  */
 export const file_mypay_ledger_v1_ledger: GenFile = /*@__PURE__*/
-  fileDesc("ChxteXBheS9sZWRnZXIvdjEvbGVkZ2VyLnByb3RvEg9teXBheS5sZWRnZXIudjEi7AEKBUVudHJ5EgoKAmlkGAEgASgJEhMKC3RyYW5zZmVyX2lkGAIgASgJEhMKC21lcmNoYW50X2lkGAMgASgJEi0KB2FjY291bnQYBCABKA4yHC5teXBheS5sZWRnZXIudjEuQWNjb3VudEtpbmQSEAoIY3VycmVuY3kYBSABKAkSFAoMYW1vdW50X21pbm9yGAYgASgDEhUKDXRyYW5zZmVyX2tpbmQYByABKAkSDwoHaG9sZF9pZBgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLhAQoESG9sZBIPCgdob2xkX2lkGAEgASgJEhMKC21lcmNoYW50X2lkGAIgASgJEiYKBmFtb3VudBgDIAEoCzIWLm15cGF5LmNvbW1vbi52MS5Nb25leRIrCgZzdGF0dXMYBCABKA4yGy5teXBheS5sZWRnZXIudjEuSG9sZFN0YXR1cxIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ2CgdCYWxhbmNlEhMKC21lcmNoYW50X2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEhUKDWJhbGFuY2VfbWlub3IYAyABKAMSFAoMbG9ja2VkX21pbm9yGAQgASgDEhcKD2F2YWlsYWJsZV9taW5vchgFIAEoAyJkCgxUb3BVcFJlcXVlc3QSEwoLbWVyY2hhbnRfaWQYASABKAkSJgoGYW1vdW50GAIgASgLMhYubXlwYXkuY29tbW9uLnYxLk1vbmV5EhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCSI6Cg1Ub3BVcFJlc3BvbnNlEikKB2JhbGFuY2UYASABKAsyGC5teXBheS5sZWRnZXIudjEuQmFsYW5jZSJbCgtIb2xkUmVxdWVzdBITCgttZXJjaGFudF9pZBgBIAEoCRIPCgdob2xkX2lkGAIgASgJEiYKBmFtb3VudBgDIAEoCzIWLm15cGF5LmNvbW1vbi52MS5Nb25leSIzCgxIb2xkUmVzcG9uc2USIwoEaG9sZBgBIAEoCzIVLm15cGF5LmxlZGdlci52MS5Ib2xkIiEKDkNhcHR1cmVSZXF1ZXN0Eg8KB2hvbGRfaWQYASABKAkiNgoPQ2FwdHVyZVJlc3BvbnNlEiMKBGhvbGQYASABKAsyFS5teXBheS5sZWRnZXIudjEuSG9sZCIxCg5SZWxlYXNlUmVxdWVzdBIPCgdob2xkX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSI2Cg9SZWxlYXNlUmVzcG9uc2USIwoEaG9sZBgBIAEoCzIVLm15cGF5LmxlZGdlci52MS5Ib2xkIiEKDkdldEhvbGRSZXF1ZXN0Eg8KB2hvbGRfaWQYASABKAkiNgoPR2V0SG9sZFJlc3BvbnNlEiMKBGhvbGQYASABKAsyFS5teXBheS5sZWRnZXIudjEuSG9sZCI6ChFHZXRCYWxhbmNlUmVxdWVzdBITCgttZXJjaGFudF9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCSI/ChJHZXRCYWxhbmNlUmVzcG9uc2USKQoHYmFsYW5jZRgBIAEoCzIYLm15cGF5LmxlZGdlci52MS5CYWxhbmNlIkoKElNldHRsZUhvbGRzUmVxdWVzdBI0CgtzZXR0bGVtZW50cxgBIAMoCzIfLm15cGF5LmxlZGdlci52MS5Ib2xkU2V0dGxlbWVudCJgCg5Ib2xkU2V0dGxlbWVudBIPCgdob2xkX2lkGAEgASgJEi0KBmFjdGlvbhgCIAEoDjIdLm15cGF5LmxlZGdlci52MS5TZXR0bGVBY3Rpb24SDgoGcmVhc29uGAMgASgJIkUKE1NldHRsZUhvbGRzUmVzcG9uc2USLgoHcmVzdWx0cxgBIAMoCzIdLm15cGF5LmxlZGdlci52MS5TZXR0bGVSZXN1bHQihQEKDFNldHRsZVJlc3VsdBIPCgdob2xkX2lkGAEgASgJEiMKBGhvbGQYAiABKAsyFS5teXBheS5sZWRnZXIudjEuSG9sZBISCgplcnJvcl9jb2RlGAMgASgJEhQKDGVycm9yX3JlYXNvbhgEIAEoCRIVCg1lcnJvcl9tZXNzYWdlGAUgASgJIv0BChJMaXN0RW50cmllc1JlcXVlc3QSEwoLbWVyY2hhbnRfaWQYASABKAkSLQoHYWNjb3VudBgCIAEoDjIcLm15cGF5LmxlZGdlci52MS5BY2NvdW50S2luZBIQCghjdXJyZW5jeRgDIAEoCRIxCg1jcmVhdGVkX2FmdGVyGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVkX2JlZm9yZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoEcGFnZRgGIAEoCzIcLm15cGF5LmNvbW1vbi52MS5QYWdlUmVxdWVzdCJQChNMaXN0RW50cmllc1Jlc3BvbnNlEicKB2VudHJpZXMYASADKAsyFi5teXBheS5sZWRnZXIudjEuRW50cnkSEAoIaGFzX21vcmUYAiABKAgiGQoXVmVyaWZ5SW52YXJpYW50c1JlcXVlc3QihAEKGFZlcmlmeUludmFyaWFudHNSZXNwb25zZRIKCgJvaxgBIAEoCBISCgp2aW9sYXRpb25zGAIgAygJEhcKD2VudHJpZXNfY2hlY2tlZBgDIAEoAxIYChBhY2NvdW50c19jaGVja2VkGAQgASgDEhUKDWhvbGRzX2NoZWNrZWQYBSABKAMiJwoTR2V0TXlCYWxhbmNlUmVxdWVzdBIQCghjdXJyZW5jeRgBIAEoCSJBChRHZXRNeUJhbGFuY2VSZXNwb25zZRIpCgdiYWxhbmNlGAEgASgLMhgubXlwYXkubGVkZ2VyLnYxLkJhbGFuY2Ui6gEKFExpc3RNeUVudHJpZXNSZXF1ZXN0Ei0KB2FjY291bnQYASABKA4yHC5teXBheS5sZWRnZXIudjEuQWNjb3VudEtpbmQSEAoIY3VycmVuY3kYAiABKAkSMQoNY3JlYXRlZF9hZnRlchgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlZF9iZWZvcmUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEioKBHBhZ2UYBSABKAsyHC5teXBheS5jb21tb24udjEuUGFnZVJlcXVlc3QiUgoVTGlzdE15RW50cmllc1Jlc3BvbnNlEicKB2VudHJpZXMYASADKAsyFi5teXBheS5sZWRnZXIudjEuRW50cnkSEAoIaGFzX21vcmUYAiABKAgqlwEKC0FjY291bnRLaW5kEhwKGEFDQ09VTlRfS0lORF9VTlNQRUNJRklFRBAAEhoKFkFDQ09VTlRfS0lORF9BVkFJTEFCTEUQARIXChNBQ0NPVU5UX0tJTkRfTE9DS0VEEAISGAoUQUNDT1VOVF9LSU5EX0ZVTkRJTkcQAxIbChdBQ0NPVU5UX0tJTkRfU0VUVExFTUVOVBAEKmMKDFNldHRsZUFjdGlvbhIdChlTRVRUTEVfQUNUSU9OX1VOU1BFQ0lGSUVEEAASGQoVU0VUVExFX0FDVElPTl9DQVBUVVJFEAESGQoVU0VUVExFX0FDVElPTl9SRUxFQVNFEAIqdgoKSG9sZFN0YXR1cxIbChdIT0xEX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE0hPTERfU1RBVFVTX1BFTkRJTkcQARIYChRIT0xEX1NUQVRVU19DQVBUVVJFRBACEhgKFEhPTERfU1RBVFVTX1JFTEVBU0VEEAMy+gUKDUxlZGdlclNlcnZpY2USRgoFVG9wVXASHS5teXBheS5sZWRnZXIudjEuVG9wVXBSZXF1ZXN0Gh4ubXlwYXkubGVkZ2VyLnYxLlRvcFVwUmVzcG9uc2USQwoESG9sZBIcLm15cGF5LmxlZGdlci52MS5Ib2xkUmVxdWVzdBodLm15cGF5LmxlZGdlci52MS5Ib2xkUmVzcG9uc2USTAoHQ2FwdHVyZRIfLm15cGF5LmxlZGdlci52MS5DYXB0dXJlUmVxdWVzdBogLm15cGF5LmxlZGdlci52MS5DYXB0dXJlUmVzcG9uc2USTAoHUmVsZWFzZRIfLm15cGF5LmxlZGdlci52MS5SZWxlYXNlUmVxdWVzdBogLm15cGF5LmxlZGdlci52MS5SZWxlYXNlUmVzcG9uc2USTAoHR2V0SG9sZBIfLm15cGF5LmxlZGdlci52MS5HZXRIb2xkUmVxdWVzdBogLm15cGF5LmxlZGdlci52MS5HZXRIb2xkUmVzcG9uc2USVQoKR2V0QmFsYW5jZRIiLm15cGF5LmxlZGdlci52MS5HZXRCYWxhbmNlUmVxdWVzdBojLm15cGF5LmxlZGdlci52MS5HZXRCYWxhbmNlUmVzcG9uc2USWAoLU2V0dGxlSG9sZHMSIy5teXBheS5sZWRnZXIudjEuU2V0dGxlSG9sZHNSZXF1ZXN0GiQubXlwYXkubGVkZ2VyLnYxLlNldHRsZUhvbGRzUmVzcG9uc2USWAoLTGlzdEVudHJpZXMSIy5teXBheS5sZWRnZXIudjEuTGlzdEVudHJpZXNSZXF1ZXN0GiQubXlwYXkubGVkZ2VyLnYxLkxpc3RFbnRyaWVzUmVzcG9uc2USZwoQVmVyaWZ5SW52YXJpYW50cxIoLm15cGF5LmxlZGdlci52MS5WZXJpZnlJbnZhcmlhbnRzUmVxdWVzdBopLm15cGF5LmxlZGdlci52MS5WZXJpZnlJbnZhcmlhbnRzUmVzcG9uc2UyzQEKDkJhbGFuY2VTZXJ2aWNlElsKDEdldE15QmFsYW5jZRIkLm15cGF5LmxlZGdlci52MS5HZXRNeUJhbGFuY2VSZXF1ZXN0GiUubXlwYXkubGVkZ2VyLnYxLkdldE15QmFsYW5jZVJlc3BvbnNlEl4KDUxpc3RNeUVudHJpZXMSJS5teXBheS5sZWRnZXIudjEuTGlzdE15RW50cmllc1JlcXVlc3QaJi5teXBheS5sZWRnZXIudjEuTGlzdE15RW50cmllc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_mypay_common_v1_money, file_mypay_common_v1_paging]);
+  fileDesc("ChxteXBheS9sZWRnZXIvdjEvbGVkZ2VyLnByb3RvEg9teXBheS5sZWRnZXIudjEi7AEKBUVudHJ5EgoKAmlkGAEgASgJEhMKC3RyYW5zZmVyX2lkGAIgASgJEhMKC21lcmNoYW50X2lkGAMgASgJEi0KB2FjY291bnQYBCABKA4yHC5teXBheS5sZWRnZXIudjEuQWNjb3VudEtpbmQSEAoIY3VycmVuY3kYBSABKAkSFAoMYW1vdW50X21pbm9yGAYgASgDEhUKDXRyYW5zZmVyX2tpbmQYByABKAkSDwoHaG9sZF9pZBgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLhAQoESG9sZBIPCgdob2xkX2lkGAEgASgJEhMKC21lcmNoYW50X2lkGAIgASgJEiYKBmFtb3VudBgDIAEoCzIWLm15cGF5LmNvbW1vbi52MS5Nb25leRIrCgZzdGF0dXMYBCABKA4yGy5teXBheS5sZWRnZXIudjEuSG9sZFN0YXR1cxIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ2CgdCYWxhbmNlEhMKC21lcmNoYW50X2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEhUKDWJhbGFuY2VfbWlub3IYAyABKAMSFAoMbG9ja2VkX21pbm9yGAQgASgDEhcKD2F2YWlsYWJsZV9taW5vchgFIAEoAyJkCgxUb3BVcFJlcXVlc3QSEwoLbWVyY2hhbnRfaWQYASABKAkSJgoGYW1vdW50GAIgASgLMhYubXlwYXkuY29tbW9uLnYxLk1vbmV5EhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCSI6Cg1Ub3BVcFJlc3BvbnNlEikKB2JhbGFuY2UYASABKAsyGC5teXBheS5sZWRnZXIudjEuQmFsYW5jZSJbCgtIb2xkUmVxdWVzdBITCgttZXJjaGFudF9pZBgBIAEoCRIPCgdob2xkX2lkGAIgASgJEiYKBmFtb3VudBgDIAEoCzIWLm15cGF5LmNvbW1vbi52MS5Nb25leSIzCgxIb2xkUmVzcG9uc2USIwoEaG9sZBgBIAEoCzIVLm15cGF5LmxlZGdlci52MS5Ib2xkIiEKDkNhcHR1cmVSZXF1ZXN0Eg8KB2hvbGRfaWQYASABKAkiNgoPQ2FwdHVyZVJlc3BvbnNlEiMKBGhvbGQYASABKAsyFS5teXBheS5sZWRnZXIudjEuSG9sZCIxCg5SZWxlYXNlUmVxdWVzdBIPCgdob2xkX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSI2Cg9SZWxlYXNlUmVzcG9uc2USIwoEaG9sZBgBIAEoCzIVLm15cGF5LmxlZGdlci52MS5Ib2xkIiEKDkdldEhvbGRSZXF1ZXN0Eg8KB2hvbGRfaWQYASABKAkiNgoPR2V0SG9sZFJlc3BvbnNlEiMKBGhvbGQYASABKAsyFS5teXBheS5sZWRnZXIudjEuSG9sZCI6ChFHZXRCYWxhbmNlUmVxdWVzdBITCgttZXJjaGFudF9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCSI/ChJHZXRCYWxhbmNlUmVzcG9uc2USKQoHYmFsYW5jZRgBIAEoCzIYLm15cGF5LmxlZGdlci52MS5CYWxhbmNlIkAKEVBsYWNlSG9sZHNSZXF1ZXN0EisKBWhvbGRzGAEgAygLMhwubXlwYXkubGVkZ2VyLnYxLkhvbGRSZXF1ZXN0IkIKElBsYWNlSG9sZHNSZXNwb25zZRIsCgdyZXN1bHRzGAEgAygLMhsubXlwYXkubGVkZ2VyLnYxLkhvbGRSZXN1bHQimAEKCkhvbGRSZXN1bHQSDwoHaG9sZF9pZBgBIAEoCRIjCgRob2xkGAIgASgLMhUubXlwYXkubGVkZ2VyLnYxLkhvbGQSEgoKZXJyb3JfY29kZRgDIAEoBRIUCgxlcnJvcl9yZWFzb24YBCABKAkSFQoNZXJyb3JfbWVzc2FnZRgFIAEoCRITCgtlcnJvcl9maWVsZBgGIAEoCSJKChJTZXR0bGVIb2xkc1JlcXVlc3QSNAoLc2V0dGxlbWVudHMYASADKAsyHy5teXBheS5sZWRnZXIudjEuSG9sZFNldHRsZW1lbnQiYAoOSG9sZFNldHRsZW1lbnQSDwoHaG9sZF9pZBgBIAEoCRItCgZhY3Rpb24YAiABKA4yHS5teXBheS5sZWRnZXIudjEuU2V0dGxlQWN0aW9uEg4KBnJlYXNvbhgDIAEoCSJFChNTZXR0bGVIb2xkc1Jlc3BvbnNlEi4KB3Jlc3VsdHMYASADKAsyHS5teXBheS5sZWRnZXIudjEuU2V0dGxlUmVzdWx0IoUBCgxTZXR0bGVSZXN1bHQSDwoHaG9sZF9pZBgBIAEoCRIjCgRob2xkGAIgASgLMhUubXlwYXkubGVkZ2VyLnYxLkhvbGQSEgoKZXJyb3JfY29kZRgDIAEoCRIUCgxlcnJvcl9yZWFzb24YBCABKAkSFQoNZXJyb3JfbWVzc2FnZRgFIAEoCSL9AQoSTGlzdEVudHJpZXNSZXF1ZXN0EhMKC21lcmNoYW50X2lkGAEgASgJEi0KB2FjY291bnQYAiABKA4yHC5teXBheS5sZWRnZXIudjEuQWNjb3VudEtpbmQSEAoIY3VycmVuY3kYAyABKAkSMQoNY3JlYXRlZF9hZnRlchgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlZF9iZWZvcmUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEioKBHBhZ2UYBiABKAsyHC5teXBheS5jb21tb24udjEuUGFnZVJlcXVlc3QiUAoTTGlzdEVudHJpZXNSZXNwb25zZRInCgdlbnRyaWVzGAEgAygLMhYubXlwYXkubGVkZ2VyLnYxLkVudHJ5EhAKCGhhc19tb3JlGAIgASgIIhkKF1ZlcmlmeUludmFyaWFudHNSZXF1ZXN0IoQBChhWZXJpZnlJbnZhcmlhbnRzUmVzcG9uc2USCgoCb2sYASABKAgSEgoKdmlvbGF0aW9ucxgCIAMoCRIXCg9lbnRyaWVzX2NoZWNrZWQYAyABKAMSGAoQYWNjb3VudHNfY2hlY2tlZBgEIAEoAxIVCg1ob2xkc19jaGVja2VkGAUgASgDIicKE0dldE15QmFsYW5jZVJlcXVlc3QSEAoIY3VycmVuY3kYASABKAkiQQoUR2V0TXlCYWxhbmNlUmVzcG9uc2USKQoHYmFsYW5jZRgBIAEoCzIYLm15cGF5LmxlZGdlci52MS5CYWxhbmNlIuoBChRMaXN0TXlFbnRyaWVzUmVxdWVzdBItCgdhY2NvdW50GAEgASgOMhwubXlwYXkubGVkZ2VyLnYxLkFjY291bnRLaW5kEhAKCGN1cnJlbmN5GAIgASgJEjEKDWNyZWF0ZWRfYWZ0ZXIYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZWRfYmVmb3JlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIqCgRwYWdlGAUgASgLMhwubXlwYXkuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0IlIKFUxpc3RNeUVudHJpZXNSZXNwb25zZRInCgdlbnRyaWVzGAEgAygLMhYubXlwYXkubGVkZ2VyLnYxLkVudHJ5EhAKCGhhc19tb3JlGAIgASgIKpcBCgtBY2NvdW50S2luZBIcChhBQ0NPVU5UX0tJTkRfVU5TUEVDSUZJRUQQABIaChZBQ0NPVU5UX0tJTkRfQVZBSUxBQkxFEAESFwoTQUNDT1VOVF9LSU5EX0xPQ0tFRBACEhgKFEFDQ09VTlRfS0lORF9GVU5ESU5HEAMSGwoXQUNDT1VOVF9LSU5EX1NFVFRMRU1FTlQQBCpjCgxTZXR0bGVBY3Rpb24SHQoZU0VUVExFX0FDVElPTl9VTlNQRUNJRklFRBAAEhkKFVNFVFRMRV9BQ1RJT05fQ0FQVFVSRRABEhkKFVNFVFRMRV9BQ1RJT05fUkVMRUFTRRACKnYKCkhvbGRTdGF0dXMSGwoXSE9MRF9TVEFUVVNfVU5TUEVDSUZJRUQQABIXChNIT0xEX1NUQVRVU19QRU5ESU5HEAESGAoUSE9MRF9TVEFUVVNfQ0FQVFVSRUQQAhIYChRIT0xEX1NUQVRVU19SRUxFQVNFRBADMtEGCg1MZWRnZXJTZXJ2aWNlEkYKBVRvcFVwEh0ubXlwYXkubGVkZ2VyLnYxLlRvcFVwUmVxdWVzdBoeLm15cGF5LmxlZGdlci52MS5Ub3BVcFJlc3BvbnNlEkMKBEhvbGQSHC5teXBheS5sZWRnZXIudjEuSG9sZFJlcXVlc3QaHS5teXBheS5sZWRnZXIudjEuSG9sZFJlc3BvbnNlElUKClBsYWNlSG9sZHMSIi5teXBheS5sZWRnZXIudjEuUGxhY2VIb2xkc1JlcXVlc3QaIy5teXBheS5sZWRnZXIudjEuUGxhY2VIb2xkc1Jlc3BvbnNlEkwKB0NhcHR1cmUSHy5teXBheS5sZWRnZXIudjEuQ2FwdHVyZVJlcXVlc3QaIC5teXBheS5sZWRnZXIudjEuQ2FwdHVyZVJlc3BvbnNlEkwKB1JlbGVhc2USHy5teXBheS5sZWRnZXIudjEuUmVsZWFzZVJlcXVlc3QaIC5teXBheS5sZWRnZXIudjEuUmVsZWFzZVJlc3BvbnNlEkwKB0dldEhvbGQSHy5teXBheS5sZWRnZXIudjEuR2V0SG9sZFJlcXVlc3QaIC5teXBheS5sZWRnZXIudjEuR2V0SG9sZFJlc3BvbnNlElUKCkdldEJhbGFuY2USIi5teXBheS5sZWRnZXIudjEuR2V0QmFsYW5jZVJlcXVlc3QaIy5teXBheS5sZWRnZXIudjEuR2V0QmFsYW5jZVJlc3BvbnNlElgKC1NldHRsZUhvbGRzEiMubXlwYXkubGVkZ2VyLnYxLlNldHRsZUhvbGRzUmVxdWVzdBokLm15cGF5LmxlZGdlci52MS5TZXR0bGVIb2xkc1Jlc3BvbnNlElgKC0xpc3RFbnRyaWVzEiMubXlwYXkubGVkZ2VyLnYxLkxpc3RFbnRyaWVzUmVxdWVzdBokLm15cGF5LmxlZGdlci52MS5MaXN0RW50cmllc1Jlc3BvbnNlEmcKEFZlcmlmeUludmFyaWFudHMSKC5teXBheS5sZWRnZXIudjEuVmVyaWZ5SW52YXJpYW50c1JlcXVlc3QaKS5teXBheS5sZWRnZXIudjEuVmVyaWZ5SW52YXJpYW50c1Jlc3BvbnNlMs0BCg5CYWxhbmNlU2VydmljZRJbCgxHZXRNeUJhbGFuY2USJC5teXBheS5sZWRnZXIudjEuR2V0TXlCYWxhbmNlUmVxdWVzdBolLm15cGF5LmxlZGdlci52MS5HZXRNeUJhbGFuY2VSZXNwb25zZRJeCg1MaXN0TXlFbnRyaWVzEiUubXlwYXkubGVkZ2VyLnYxLkxpc3RNeUVudHJpZXNSZXF1ZXN0GiYubXlwYXkubGVkZ2VyLnYxLkxpc3RNeUVudHJpZXNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_mypay_common_v1_money, file_mypay_common_v1_paging]);
 
 /**
  * One side of a transfer. Debits are negative, credits positive; a transfer's entries sum to zero.
@@ -403,6 +403,89 @@ export const GetBalanceResponseSchema: GenMessage<GetBalanceResponse> = /*@__PUR
   messageDesc(file_mypay_ledger_v1_ledger, 14);
 
 /**
+ * @generated from message mypay.ledger.v1.PlaceHoldsRequest
+ */
+export type PlaceHoldsRequest = Message<"mypay.ledger.v1.PlaceHoldsRequest"> & {
+  /**
+   * @generated from field: repeated mypay.ledger.v1.HoldRequest holds = 1;
+   */
+  holds: HoldRequest[];
+};
+
+/**
+ * Describes the message mypay.ledger.v1.PlaceHoldsRequest.
+ * Use `create(PlaceHoldsRequestSchema)` to create a new message.
+ */
+export const PlaceHoldsRequestSchema: GenMessage<PlaceHoldsRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_ledger_v1_ledger, 15);
+
+/**
+ * @generated from message mypay.ledger.v1.PlaceHoldsResponse
+ */
+export type PlaceHoldsResponse = Message<"mypay.ledger.v1.PlaceHoldsResponse"> & {
+  /**
+   * One per hold, in request order.
+   *
+   * @generated from field: repeated mypay.ledger.v1.HoldResult results = 1;
+   */
+  results: HoldResult[];
+};
+
+/**
+ * Describes the message mypay.ledger.v1.PlaceHoldsResponse.
+ * Use `create(PlaceHoldsResponseSchema)` to create a new message.
+ */
+export const PlaceHoldsResponseSchema: GenMessage<PlaceHoldsResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_ledger_v1_ledger, 16);
+
+/**
+ * @generated from message mypay.ledger.v1.HoldResult
+ */
+export type HoldResult = Message<"mypay.ledger.v1.HoldResult"> & {
+  /**
+   * @generated from field: string hold_id = 1;
+   */
+  holdId: string;
+
+  /**
+   * Set on success (including a repeat of the same hold).
+   *
+   * @generated from field: mypay.ledger.v1.Hold hold = 2;
+   */
+  hold?: Hold | undefined;
+
+  /**
+   * Set on failure: the gRPC status code (its number, as on the wire), the domain reason, the message and
+   * the request field at fault, as a Hold call would have answered.
+   *
+   * @generated from field: int32 error_code = 3;
+   */
+  errorCode: number;
+
+  /**
+   * @generated from field: string error_reason = 4;
+   */
+  errorReason: string;
+
+  /**
+   * @generated from field: string error_message = 5;
+   */
+  errorMessage: string;
+
+  /**
+   * @generated from field: string error_field = 6;
+   */
+  errorField: string;
+};
+
+/**
+ * Describes the message mypay.ledger.v1.HoldResult.
+ * Use `create(HoldResultSchema)` to create a new message.
+ */
+export const HoldResultSchema: GenMessage<HoldResult> = /*@__PURE__*/
+  messageDesc(file_mypay_ledger_v1_ledger, 17);
+
+/**
  * @generated from message mypay.ledger.v1.SettleHoldsRequest
  */
 export type SettleHoldsRequest = Message<"mypay.ledger.v1.SettleHoldsRequest"> & {
@@ -417,7 +500,7 @@ export type SettleHoldsRequest = Message<"mypay.ledger.v1.SettleHoldsRequest"> &
  * Use `create(SettleHoldsRequestSchema)` to create a new message.
  */
 export const SettleHoldsRequestSchema: GenMessage<SettleHoldsRequest> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 15);
+  messageDesc(file_mypay_ledger_v1_ledger, 18);
 
 /**
  * @generated from message mypay.ledger.v1.HoldSettlement
@@ -444,7 +527,7 @@ export type HoldSettlement = Message<"mypay.ledger.v1.HoldSettlement"> & {
  * Use `create(HoldSettlementSchema)` to create a new message.
  */
 export const HoldSettlementSchema: GenMessage<HoldSettlement> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 16);
+  messageDesc(file_mypay_ledger_v1_ledger, 19);
 
 /**
  * @generated from message mypay.ledger.v1.SettleHoldsResponse
@@ -463,7 +546,7 @@ export type SettleHoldsResponse = Message<"mypay.ledger.v1.SettleHoldsResponse">
  * Use `create(SettleHoldsResponseSchema)` to create a new message.
  */
 export const SettleHoldsResponseSchema: GenMessage<SettleHoldsResponse> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 17);
+  messageDesc(file_mypay_ledger_v1_ledger, 20);
 
 /**
  * @generated from message mypay.ledger.v1.SettleResult
@@ -504,7 +587,7 @@ export type SettleResult = Message<"mypay.ledger.v1.SettleResult"> & {
  * Use `create(SettleResultSchema)` to create a new message.
  */
 export const SettleResultSchema: GenMessage<SettleResult> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 18);
+  messageDesc(file_mypay_ledger_v1_ledger, 21);
 
 /**
  * @generated from message mypay.ledger.v1.ListEntriesRequest
@@ -548,7 +631,7 @@ export type ListEntriesRequest = Message<"mypay.ledger.v1.ListEntriesRequest"> &
  * Use `create(ListEntriesRequestSchema)` to create a new message.
  */
 export const ListEntriesRequestSchema: GenMessage<ListEntriesRequest> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 19);
+  messageDesc(file_mypay_ledger_v1_ledger, 22);
 
 /**
  * @generated from message mypay.ledger.v1.ListEntriesResponse
@@ -570,7 +653,7 @@ export type ListEntriesResponse = Message<"mypay.ledger.v1.ListEntriesResponse">
  * Use `create(ListEntriesResponseSchema)` to create a new message.
  */
 export const ListEntriesResponseSchema: GenMessage<ListEntriesResponse> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 20);
+  messageDesc(file_mypay_ledger_v1_ledger, 23);
 
 /**
  * @generated from message mypay.ledger.v1.VerifyInvariantsRequest
@@ -583,7 +666,7 @@ export type VerifyInvariantsRequest = Message<"mypay.ledger.v1.VerifyInvariantsR
  * Use `create(VerifyInvariantsRequestSchema)` to create a new message.
  */
 export const VerifyInvariantsRequestSchema: GenMessage<VerifyInvariantsRequest> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 21);
+  messageDesc(file_mypay_ledger_v1_ledger, 24);
 
 /**
  * @generated from message mypay.ledger.v1.VerifyInvariantsResponse
@@ -622,7 +705,7 @@ export type VerifyInvariantsResponse = Message<"mypay.ledger.v1.VerifyInvariants
  * Use `create(VerifyInvariantsResponseSchema)` to create a new message.
  */
 export const VerifyInvariantsResponseSchema: GenMessage<VerifyInvariantsResponse> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 22);
+  messageDesc(file_mypay_ledger_v1_ledger, 25);
 
 /**
  * @generated from message mypay.ledger.v1.GetMyBalanceRequest
@@ -641,7 +724,7 @@ export type GetMyBalanceRequest = Message<"mypay.ledger.v1.GetMyBalanceRequest">
  * Use `create(GetMyBalanceRequestSchema)` to create a new message.
  */
 export const GetMyBalanceRequestSchema: GenMessage<GetMyBalanceRequest> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 23);
+  messageDesc(file_mypay_ledger_v1_ledger, 26);
 
 /**
  * @generated from message mypay.ledger.v1.GetMyBalanceResponse
@@ -658,7 +741,7 @@ export type GetMyBalanceResponse = Message<"mypay.ledger.v1.GetMyBalanceResponse
  * Use `create(GetMyBalanceResponseSchema)` to create a new message.
  */
 export const GetMyBalanceResponseSchema: GenMessage<GetMyBalanceResponse> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 24);
+  messageDesc(file_mypay_ledger_v1_ledger, 27);
 
 /**
  * @generated from message mypay.ledger.v1.ListMyEntriesRequest
@@ -695,7 +778,7 @@ export type ListMyEntriesRequest = Message<"mypay.ledger.v1.ListMyEntriesRequest
  * Use `create(ListMyEntriesRequestSchema)` to create a new message.
  */
 export const ListMyEntriesRequestSchema: GenMessage<ListMyEntriesRequest> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 25);
+  messageDesc(file_mypay_ledger_v1_ledger, 28);
 
 /**
  * @generated from message mypay.ledger.v1.ListMyEntriesResponse
@@ -717,7 +800,7 @@ export type ListMyEntriesResponse = Message<"mypay.ledger.v1.ListMyEntriesRespon
  * Use `create(ListMyEntriesResponseSchema)` to create a new message.
  */
 export const ListMyEntriesResponseSchema: GenMessage<ListMyEntriesResponse> = /*@__PURE__*/
-  messageDesc(file_mypay_ledger_v1_ledger, 26);
+  messageDesc(file_mypay_ledger_v1_ledger, 29);
 
 /**
  * @generated from enum mypay.ledger.v1.AccountKind
@@ -854,6 +937,17 @@ export const LedgerService: GenService<{
     methodKind: "unary";
     input: typeof HoldRequestSchema;
     output: typeof HoldResponseSchema;
+  },
+  /**
+   * Places many holds in one call (one group commit); each item has its own outcome, in request order,
+   * exactly as if it had been a Hold call of its own.
+   *
+   * @generated from rpc mypay.ledger.v1.LedgerService.PlaceHolds
+   */
+  placeHolds: {
+    methodKind: "unary";
+    input: typeof PlaceHoldsRequestSchema;
+    output: typeof PlaceHoldsResponseSchema;
   },
   /**
    * Moves a pending hold's amount to the settlement account (payout paid).
