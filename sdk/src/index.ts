@@ -4,6 +4,21 @@
  * Node.js live in `@mypay/sdk/testing`.
  */
 export {
+  AdminApiKeys,
+  AdminDeadLetters,
+  AdminMerchants,
+  AdminPayouts,
+  type ApiKey,
+  type ApiKeyWithSecret,
+  type DeadLetter,
+  type Merchant,
+  type MeshStatus,
+  MyPayAdmin,
+  type MyPayAdminOptions,
+  type ServiceHealth,
+  type TopUpResult,
+} from "./admin.ts";
+export {
   BalanceResource,
   MyPay,
   type MyPayOptions,
