@@ -46,7 +46,7 @@ function Nav({ path, session }: { path: string; session: Session }) {
     <div class="nav-section">
       <h2 class="nav-title">
         {title}
-        {!session[role] && <span class="muted small"> · signed out</span>}
+        {!session[role] && <span class="nav-state">signed out</span>}
       </h2>
       <ul>
         {ROUTES.filter((r) => r.role === role && r.nav).map((r) => (

@@ -27,7 +27,14 @@ export function MeshStatusStrip() {
           {state.data.services.map((s) => (
             <span key={s.name} class={`chip-static ${s.status === "ready" ? "good" : "bad"}`}>
               <span class="dot" aria-hidden="true" />
-              {s.name} <span class="muted">{s.status === "ready" ? formatLatency(s.latencyMs) : s.status}</span>
+              {s.name}{" "}
+              <span class="muted">
+                {s.status !== "ready"
+                  ? s.status.replace("_", " ")
+                  : s.name === "gateway"
+                    ? "serving"
+                    : formatLatency(s.latencyMs)}
+              </span>
             </span>
           ))}
           <span

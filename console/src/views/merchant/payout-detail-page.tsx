@@ -136,7 +136,7 @@ export function PayoutDetailPage({ id }: { id: string }) {
                     </div>
                     <p class="small">
                       {t.from ? `${t.from.replace(/_/g, " ")} → ${t.to.replace(/_/g, " ")}` : "Created"}
-                      {t.reason && <> · {t.reason}</>}
+                      {t.reason && t.reason !== "created" && <> · {t.reason}</>}
                       <span class="muted"> · by {t.actor}</span>
                     </p>
                   </li>
