@@ -47,6 +47,11 @@ async function text(locator: Locator): Promise<string> {
   return ((await locator.textContent()) ?? "").replace(/\s+/g, " ").trim();
 }
 
+/** Polls like a person watching the screen: live views refresh every few seconds. */
+function poll<T>(read: () => Promise<T>) {
+  return expect.poll(read, { timeout: 20_000, interval: 100 });
+}
+
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
@@ -101,13 +106,13 @@ describe.skipIf(!haveChromium)("console in a real browser", () => {
     const key = merchant.getByLabel("API key");
     await key.fill("mypay_test_not_a_real_key_0000");
     await key.press("Enter");
-    await expect.poll(() => text(merchant.getByRole("alert"))).toMatch(/API key/i);
+    await poll(() => text(merchant.getByRole("alert"))).toMatch(/API key/i);
     problems.length = 0; // the browser logs that refused sign-in's 401, as it should
     await key.fill(MERCHANT_KEY);
     await shot(merchant, "01-sign-in");
     await key.press("Enter");
     await merchant.waitForURL("**/console/payouts");
-    await expect.poll(() => text(merchant.getByTestId("available"))).toBe("PKR 1,000,000.00");
+    await poll(() => text(merchant.getByTestId("available"))).toBe("PKR 1,000,000.00");
     await shot(merchant, "02-merchant-payouts");
   });
 
@@ -133,11 +138,11 @@ describe.skipIf(!haveChromium)("console in a real browser", () => {
     await merchant.getByRole("button", { name: "Create payout" }).click();
     await merchant.waitForURL(/\/console\/payouts\/po_/);
     payoutId = decodeURIComponent(merchant.url().split("/").at(-1)!);
-    await expect.poll(() => text(merchant.getByTestId("payout-status"))).toMatch(/IN REVIEW/);
+    await poll(() => text(merchant.getByTestId("payout-status"))).toMatch(/IN REVIEW/);
     await shot(merchant, "05-payout-in-review");
     await merchant.getByRole("link", { name: "← All payouts" }).click();
     const row = merchant.locator(`tr[data-payout="${payoutId}"]`);
-    await expect.poll(() => text(row)).toMatch(/IN REVIEW/);
+    await poll(() => text(row)).toMatch(/IN REVIEW/);
     expect(await text(row)).toContain("PKR 100,000.00");
   });
 
@@ -148,13 +153,13 @@ describe.skipIf(!haveChromium)("console in a real browser", () => {
     await admin.getByRole("button", { name: "Sign in" }).click();
     const row = admin.locator(`tr[data-payout="${payoutId}"]`);
     await row.waitFor();
-    await expect
-      .poll(() => text(admin.getByTestId("mesh-status")))
-      .toMatch(/gateway.*ledger.*payouts.*notifier.*Processor lag/s);
+    await poll(() => text(admin.getByTestId("mesh-status"))).toMatch(
+      /gateway.*ledger.*payouts.*notifier.*Processor lag/s,
+    );
     await shot(admin, "06-admin-review-queue");
     await admin.getByRole("button", { name: `Reject ${payoutId}` }).click();
     await admin.getByRole("button", { name: "Reject payout" }).click();
-    await expect.poll(() => text(admin.getByRole("alert").first())).toBe("A reason is required.");
+    await poll(() => text(admin.getByRole("alert").first())).toBe("A reason is required.");
     await shot(admin, "07-admin-reject-reason");
     await admin.keyboard.press("Escape");
     await admin.getByRole("button", { name: `Approve ${payoutId}` }).click();
@@ -163,15 +168,15 @@ describe.skipIf(!haveChromium)("console in a real browser", () => {
 
   it("shows the payout reach SUCCESS in the merchant's open list without a reload", async () => {
     const status = merchant.locator(`tr[data-payout="${payoutId}"] .badge`);
-    await expect.poll(() => text(status), { timeout: 20_000 }).toBe("SUCCESS");
-    await expect.poll(() => text(merchant.getByTestId("locked"))).toBe("PKR 0.00");
+    await poll(() => text(status)).toBe("SUCCESS");
+    await poll(() => text(merchant.getByTestId("locked"))).toBe("PKR 0.00");
     expect(await text(merchant.getByTestId("balance"))).toBe("PKR 900,000.00");
     await shot(merchant, "08-merchant-success");
     await merchant.getByRole("link", { name: payoutId }).click();
     const timeline = merchant.getByTestId("timeline");
-    await expect.poll(() => text(timeline)).toMatch(/IN REVIEW → PENDING.*approved in console.*admin:/s);
+    await poll(() => text(timeline)).toMatch(/IN REVIEW → PENDING.*approved in console.*admin:/s);
     expect(await text(timeline)).toMatch(/→ SUCCESS/);
-    await expect.poll(() => text(merchant.getByTestId("entries"))).toMatch(/hold.*capture|capture.*hold/s);
+    await poll(() => text(merchant.getByTestId("entries"))).toMatch(/hold.*capture|capture.*hold/s);
     expect(await text(merchant.getByTestId("payout-status"))).toBe("SUCCESS");
     await shot(merchant, "09-payout-detail");
   });
@@ -185,10 +190,10 @@ describe.skipIf(!haveChromium)("console in a real browser", () => {
     const webhookId = String(success.headers["webhook-id"]);
     await merchant.getByRole("link", { name: "Webhooks" }).click();
     const row = merchant.locator(`tr[data-message="${webhookId}"]`);
-    await expect.poll(() => text(row)).toMatch(/DELIVERED/);
+    await poll(() => text(row)).toMatch(/DELIVERED/);
     await row.getByRole("button", { name: "Attempts" }).click();
     const attempts = merchant.getByTestId(`attempts-${webhookId}`);
-    await expect.poll(() => text(attempts)).toMatch(/DELIVERED\s*200/);
+    await poll(() => text(attempts)).toMatch(/DELIVERED\s*200/);
     expect(await text(attempts)).toContain("ok"); // the receiver's answer, as excerpted
     await shot(merchant, "10-message-attempts");
     const before = receiver.received.filter((r) => r.headers["webhook-id"] === webhookId).length;
@@ -198,7 +203,7 @@ describe.skipIf(!haveChromium)("console in a real browser", () => {
       15_000,
       "the replayed delivery",
     );
-    await expect.poll(() => attempts.locator("tbody tr").count()).toBe(2);
+    await poll(() => attempts.locator("tbody tr").count()).toBe(2);
     await shot(merchant, "11-message-replayed");
   });
 
@@ -212,7 +217,7 @@ describe.skipIf(!haveChromium)("console in a real browser", () => {
     await admin.getByRole("button", { name: "Create merchant" }).click();
     await admin.getByLabel("Top-up amount for mch_e2e_traders (PKR)").fill("2500.00");
     await admin.getByRole("form", { name: "Top up mch_e2e_traders" }).getByRole("button").click();
-    await expect.poll(() => text(admin.getByRole("status").first())).toContain("available now 2500.00 PKR");
+    await poll(() => text(admin.getByRole("status").first())).toContain("available now 2500.00 PKR");
     await admin.getByRole("button", { name: "New API key for mch_e2e_traders" }).click();
     expect(await text(admin.getByTestId("secret"))).toMatch(/^mypay_test_/);
     await shot(admin, "13-admin-merchants");
