@@ -1,4 +1,5 @@
 import { Code } from "@connectrpc/connect";
+import { newRequestId, VERSION } from "./client.ts";
 import { InvalidRequestError } from "./errors.ts";
 import { toMinorUnits } from "./money.ts";
 import { PageIterator } from "./pagination.ts";
@@ -315,10 +316,13 @@ export class MyPayAdmin {
       throw new TypeError(`MyPayAdmin: baseUrl must be an http(s) URL, got ${baseUrl}`);
     }
     const maxRetries = options.maxRetries ?? 2;
+    const timeoutMs = options.timeoutMs ?? 30_000;
     if (!Number.isInteger(maxRetries) || maxRetries < 0) throw new TypeError("MyPayAdmin: maxRetries must be ≥ 0");
-    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new TypeError("MyPayAdmin: timeoutMs must be ≥ 1");
+    this.#timeoutMs = timeoutMs;
+    // The same backoff as the merchant client's defaults.
     this.#retry = { maxRetries, baseDelayMs: 500, maxDelayMs: 8_000, maxRetryAfterMs: 60_000 };
-    this.#backend = new RestBackend(baseUrl, options.adminKey, "mypay-admin/0.1.0", options.fetch);
+    this.#backend = new RestBackend(baseUrl, options.adminKey, `mypay-admin/${VERSION}`, options.fetch);
     const run: AdminRunner = (callOptions, retryable, method, path, body, query) =>
       this.#call(callOptions, retryable, method, path, body, query);
     this.payouts = new AdminPayouts(run);
@@ -341,7 +345,7 @@ export class MyPayAdmin {
     query: Query = {},
   ): Promise<T> {
     const ctx: CallContext = {
-      requestId: `req_${crypto.randomUUID().replaceAll("-", "")}`,
+      requestId: newRequestId(),
       timeoutMs: options.timeoutMs ?? this.#timeoutMs,
       ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
       ...(options.signal ? { signal: options.signal } : {}),

@@ -98,7 +98,8 @@ function resolveOptions(options: MyPayOptions): ResolvedOptions {
   };
 }
 
-function newRequestId(): string {
+/** A fresh request id, shared by every attempt of one logical call. */
+export function newRequestId(): string {
   return `req_${crypto.randomUUID().replaceAll("-", "")}`;
 }
 

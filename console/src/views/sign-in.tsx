@@ -53,7 +53,10 @@ export function SignIn({ part, onSignedIn }: { part: Role | "any"; onSignedIn?: 
             autocomplete="off"
             spellcheck={false}
             value={key}
-            onInput={(e) => setKey((e.target as HTMLInputElement).value)}
+            onInput={(e) => {
+              setKey((e.target as HTMLInputElement).value);
+              setError(null);
+            }}
             aria-describedby="api-key-hint"
             aria-invalid={error ? "true" : "false"}
             required
