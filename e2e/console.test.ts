@@ -17,6 +17,8 @@ const MERCHANT_KEY = "mypay_test_sandbox_4f7c2a9e1b3d5f60";
 const ADMIN_KEY = "mypay_admin_sandbox_7d2e9b4c1a6f3e80";
 const ARTIFACTS = resolve(import.meta.dirname, "artifacts", "console");
 const haveChromium = existsSync(CHROMIUM);
+/** Port 9 (discard) on loopback: nothing listens, so every delivery is refused at once. */
+const DEAD_URL = "http://127.0.0.1:9/hooks";
 if (!haveChromium) {
   console.warn(
     `\n!!! [console e2e] SKIPPED: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)\n`,
@@ -59,7 +61,8 @@ async function shot(page: Page, name: string): Promise<void> {
 describe.skipIf(!haveChromium)("console in a real browser", () => {
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    mesh = await startMesh(storage, { BANK_DELAY_MS: "300" });
+    // Two quick attempts, so the endpoint nobody listens on dead-letters within the test.
+    mesh = await startMesh(storage, { BANK_DELAY_MS: "300", NOTIFIER_RETRY_SCHEDULE: "0s,1s" });
     receiver = await startReceiver();
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -116,8 +119,12 @@ describe.skipIf(!haveChromium)("console in a real browser", () => {
     await shot(merchant, "02-merchant-payouts");
   });
 
-  it("registers the webhook receiver and shows its secret once", async () => {
+  it("registers the webhook receiver (and an endpoint nobody listens on) and shows each secret once", async () => {
     await merchant.getByRole("link", { name: "Webhooks" }).click();
+    await merchant.getByLabel("Endpoint URL").fill(DEAD_URL);
+    await merchant.getByRole("button", { name: "Add endpoint" }).click();
+    expect(await text(merchant.getByTestId("secret"))).toMatch(/^whsec_/);
+    await merchant.getByRole("button", { name: "I have stored it" }).click();
     await merchant.getByLabel("Endpoint URL").fill(receiver.url);
     await merchant.getByRole("button", { name: "Add endpoint" }).click();
     const secret = await text(merchant.getByTestId("secret"));
@@ -209,8 +216,18 @@ describe.skipIf(!haveChromium)("console in a real browser", () => {
 
   it("renders the operations views: dead letters, merchants and keys", async () => {
     await admin.getByRole("link", { name: "Dead letters" }).click();
-    await admin.getByText("No dead letters").waitFor();
+    const dead = admin.getByTestId("dead-letters");
+    await poll(() => dead.locator("tbody tr").count()).toBeGreaterThanOrEqual(3); // its status changes, each dead
+    expect(await text(dead)).toContain("mch_sandbox");
     await shot(admin, "12-admin-dead-letters");
+    await admin.getByRole("button", { name: "Replay", exact: true }).click();
+    await poll(() => text(admin.getByRole("form", { name: "Replay dead letters" }).getByRole("status"))).toMatch(
+      /^[1-9]\d* messages? put back in the queue\.$/,
+    );
+    await merchant.getByRole("button", { name: `Disable ${DEAD_URL}` }).click();
+    await poll(() => text(merchant.getByTestId("endpoints").locator("tr", { hasText: DEAD_URL }))).toContain(
+      "DISABLED",
+    );
     await admin.getByRole("link", { name: "Merchants and keys" }).click();
     await admin.getByLabel("Name").fill("E2E Traders");
     await admin.getByLabel("Id (optional)").fill("mch_e2e_traders");
