@@ -86,7 +86,12 @@ export class RestBackend implements Backend {
     this.#fetch = (input, init) => impl(input, init);
   }
 
-  async request<T>(method: string, path: string, ctx: CallContext, body?: unknown, query: Query = {}): Promise<T> {
+  /** Any REST route (the admin client's too): the parsed JSON answer, or the SDK's typed error. */
+  request<T>(method: string, path: string, ctx: CallContext, body?: unknown, query: Query = {}): Promise<T> {
+    return this.#request<T>(method, path, ctx, body, query);
+  }
+
+  async #request<T>(method: string, path: string, ctx: CallContext, body?: unknown, query: Query = {}): Promise<T> {
     const url = new URL(`${this.#baseUrl}${path}`);
     for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== "") url.searchParams.set(k, String(v));
     const headers = new Headers({
@@ -126,21 +131,21 @@ export class RestBackend implements Backend {
   }
 
   createPayout(params: Parameters<Backend["createPayout"]>[0], ctx: CallContext) {
-    return this.request<Awaited<ReturnType<Backend["createPayout"]>>>("POST", "/api/v1/payouts", ctx, {
+    return this.#request<Awaited<ReturnType<Backend["createPayout"]>>>("POST", "/api/v1/payouts", ctx, {
       ...params,
       amount: formatAmount(params.amount, params.currency),
     });
   }
 
   getPayout(id: string, ctx: CallContext) {
-    return this.request<Awaited<ReturnType<Backend["getPayout"]>>>("GET", `/api/v1/payouts/${enc(id)}`, ctx);
+    return this.#request<Awaited<ReturnType<Backend["getPayout"]>>>("GET", `/api/v1/payouts/${enc(id)}`, ctx);
   }
 
   async listPayouts(params: Parameters<Backend["listPayouts"]>[0], ctx: CallContext) {
     const status = params.status === undefined ? undefined : [params.status].flat().join(",");
     const when = (t: Date | string | undefined) => (t === undefined ? undefined : new Date(t).toISOString());
     return pageOf<Awaited<ReturnType<Backend["getPayout"]>>>(
-      await this.request("GET", "/api/v1/payouts", ctx, undefined, {
+      await this.#request("GET", "/api/v1/payouts", ctx, undefined, {
         status,
         limit: params.limit,
         startingAfter: params.startingAfter,
@@ -151,7 +156,7 @@ export class RestBackend implements Backend {
   }
 
   cancelPayout(id: string, reason: string, ctx: CallContext) {
-    return this.request<Awaited<ReturnType<Backend["cancelPayout"]>>>(
+    return this.#request<Awaited<ReturnType<Backend["cancelPayout"]>>>(
       "POST",
       `/api/v1/payouts/${enc(id)}/cancel`,
       ctx,
@@ -161,50 +166,50 @@ export class RestBackend implements Backend {
 
   async payoutHistory(id: string, ctx: CallContext) {
     const { data } = pageOf<Awaited<ReturnType<Backend["payoutHistory"]>>[number]>(
-      await this.request("GET", `/api/v1/payouts/${enc(id)}/history`, ctx),
+      await this.#request("GET", `/api/v1/payouts/${enc(id)}/history`, ctx),
     );
     // The first transition has no `from`; REST names it UNSPECIFIED, the SDK says null on every transport.
     return data.map((t) => ({ ...t, from: (t.from as string) === "UNSPECIFIED" ? null : t.from }));
   }
 
   getBalance(currency: string, ctx: CallContext) {
-    return this.request<Awaited<ReturnType<Backend["getBalance"]>>>("GET", "/api/v1/balance", ctx, undefined, {
+    return this.#request<Awaited<ReturnType<Backend["getBalance"]>>>("GET", "/api/v1/balance", ctx, undefined, {
       currency,
     });
   }
 
   async listEntries(params: Parameters<Backend["listEntries"]>[0], ctx: CallContext) {
     return pageOf<Awaited<ReturnType<Backend["listEntries"]>>["data"][number]>(
-      await this.request("GET", "/api/v1/ledger/entries", ctx, undefined, { ...params }),
+      await this.#request("GET", "/api/v1/ledger/entries", ctx, undefined, { ...params }),
     );
   }
 
   async createEndpoint(params: Parameters<Backend["createEndpoint"]>[0], ctx: CallContext) {
-    const body = await this.request<Record<string, unknown>>("POST", "/api/v1/webhook-endpoints", ctx, params);
+    const body = await this.#request<Record<string, unknown>>("POST", "/api/v1/webhook-endpoints", ctx, params);
     return { ...endpointOf(body), secret: String(body.secret) } satisfies WebhookEndpointWithSecret;
   }
 
   async getEndpoint(id: string, ctx: CallContext) {
-    return endpointOf(await this.request("GET", `/api/v1/webhook-endpoints/${enc(id)}`, ctx));
+    return endpointOf(await this.#request("GET", `/api/v1/webhook-endpoints/${enc(id)}`, ctx));
   }
 
   async listEndpoints(params: PageParams, ctx: CallContext) {
     const page = pageOf<Record<string, unknown>>(
-      await this.request("GET", "/api/v1/webhook-endpoints", ctx, undefined, { ...params }),
+      await this.#request("GET", "/api/v1/webhook-endpoints", ctx, undefined, { ...params }),
     );
     return { data: page.data.map(endpointOf), hasMore: page.hasMore };
   }
 
   async updateEndpoint(id: string, params: Parameters<Backend["updateEndpoint"]>[1], ctx: CallContext) {
-    return endpointOf(await this.request("PATCH", `/api/v1/webhook-endpoints/${enc(id)}`, ctx, params));
+    return endpointOf(await this.#request("PATCH", `/api/v1/webhook-endpoints/${enc(id)}`, ctx, params));
   }
 
   async deleteEndpoint(id: string, ctx: CallContext) {
-    await this.request("DELETE", `/api/v1/webhook-endpoints/${enc(id)}`, ctx);
+    await this.#request("DELETE", `/api/v1/webhook-endpoints/${enc(id)}`, ctx);
   }
 
   async rotateSecret(id: string, ctx: CallContext) {
-    const body = await this.request<Record<string, unknown>>(
+    const body = await this.#request<Record<string, unknown>>(
       "POST",
       `/api/v1/webhook-endpoints/${enc(id)}/rotate-secret`,
       ctx,
@@ -219,20 +224,20 @@ export class RestBackend implements Backend {
 
   async listMessages(params: Parameters<Backend["listMessages"]>[0], ctx: CallContext) {
     return pageOf<Awaited<ReturnType<Backend["replayMessage"]>>>(
-      await this.request("GET", "/api/v1/webhook-messages", ctx, undefined, { ...params }),
+      await this.#request("GET", "/api/v1/webhook-messages", ctx, undefined, { ...params }),
     );
   }
 
   async listAttempts(messageId: string, params: PageParams, ctx: CallContext) {
     return pageOf<Awaited<ReturnType<Backend["listAttempts"]>>["data"][number]>(
-      await this.request("GET", `/api/v1/webhook-messages/${enc(messageId)}/attempts`, ctx, undefined, {
+      await this.#request("GET", `/api/v1/webhook-messages/${enc(messageId)}/attempts`, ctx, undefined, {
         ...params,
       }),
     );
   }
 
   replayMessage(messageId: string, ctx: CallContext) {
-    return this.request<Awaited<ReturnType<Backend["replayMessage"]>>>(
+    return this.#request<Awaited<ReturnType<Backend["replayMessage"]>>>(
       "POST",
       `/api/v1/webhook-messages/${enc(messageId)}/replay`,
       ctx,
