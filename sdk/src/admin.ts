@@ -1,6 +1,7 @@
 import { Code } from "@connectrpc/connect";
 import { newRequestId, VERSION } from "./client.ts";
 import { InvalidRequestError } from "./errors.ts";
+import { newIdempotencyKey } from "./ids.ts";
 import { toMinorUnits } from "./money.ts";
 import { PageIterator } from "./pagination.ts";
 import type { CallContext } from "./private/backend.ts";
@@ -213,7 +214,7 @@ export class AdminMerchants {
         }),
       );
     }
-    const idempotencyKey = options.idempotencyKey ?? crypto.randomUUID();
+    const idempotencyKey = options.idempotencyKey ?? newIdempotencyKey();
     return this.#run(
       { ...options, idempotencyKey },
       true,

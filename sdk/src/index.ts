@@ -40,6 +40,7 @@ export {
 } from "./errors.ts";
 export { isPayoutUpdatedEvent, type PayoutUpdatedEvent, type WebhookEvent } from "./events.ts";
 export { WEBHOOK_FIXTURES, type WebhookFixtureName, webhookFixture } from "./fixtures.ts";
+export { newIdempotencyKey } from "./ids.ts";
 export { addAmounts, compareAmounts, currencyExponent, formatAmount, fromMinorUnits, toMinorUnits } from "./money.ts";
 export { PageIterator } from "./pagination.ts";
 export {

@@ -1,4 +1,4 @@
-import type { Merchant } from "@mypay/sdk";
+import { type Merchant, newIdempotencyKey } from "@mypay/sdk";
 import { useState } from "preact/hooks";
 import { ActionButton } from "../../components/action-button.tsx";
 import { AsyncBlock, describeError } from "../../components/async-block.tsx";
@@ -65,7 +65,7 @@ function CreateMerchantForm({ onCreated }: { onCreated: () => void }) {
 function TopUpForm({ merchant, onDone }: { merchant: Merchant; onDone: (message: string) => void }) {
   const admin = useAdmin();
   const [amount, setAmount] = useState("");
-  const [key, setKey] = useState(() => crypto.randomUUID());
+  const [key, setKey] = useState(newIdempotencyKey);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const submit = async (event: Event) => {
@@ -80,7 +80,7 @@ function TopUpForm({ merchant, onDone }: { merchant: Merchant; onDone: (message:
       );
       onDone(`${merchant.id}: available now ${result.available} ${result.currency}`);
       setAmount("");
-      setKey(crypto.randomUUID());
+      setKey(newIdempotencyKey());
     } catch (err) {
       setError(err);
     } finally {
@@ -100,7 +100,7 @@ function TopUpForm({ merchant, onDone }: { merchant: Merchant; onDone: (message:
         value={amount}
         onInput={(e) => {
           setAmount((e.target as HTMLInputElement).value);
-          setKey(crypto.randomUUID());
+          setKey(newIdempotencyKey());
         }}
       />
       <button type="submit" class="button secondary" disabled={busy || !amount.trim()}>

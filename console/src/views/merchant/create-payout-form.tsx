@@ -1,4 +1,4 @@
-import { type CreatePayoutParams, type Payout, toMinorUnits } from "@mypay/sdk";
+import { type CreatePayoutParams, newIdempotencyKey, type Payout, toMinorUnits } from "@mypay/sdk";
 import { useRef, useState } from "preact/hooks";
 import { describeError } from "../../components/async-block.tsx";
 import { REVIEW_AMOUNT, SCENARIOS, withScenario } from "./scenarios.ts";
@@ -45,10 +45,10 @@ export function CreatePayoutForm({
   const [errors, setErrors] = useState<Partial<Record<keyof Fields, string>>>({});
   const [failure, setFailure] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const key = useRef(crypto.randomUUID());
+  const key = useRef(newIdempotencyKey());
   const set = (patch: Partial<Fields>) => {
     setFields((f) => ({ ...f, ...patch }));
-    key.current = crypto.randomUUID(); // other values are another payout
+    key.current = newIdempotencyKey(); // other values are another payout
   };
   const suffix = fields.accountNumber.slice(-4);
   const submit = async (event: Event) => {
