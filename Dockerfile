@@ -17,9 +17,20 @@ COPY services/payouts/package.json services/payouts/
 COPY services/notifier/package.json services/notifier/
 COPY services/gateway/package.json services/gateway/
 COPY sdk/package.json sdk/
+COPY console/package.json console/
 COPY e2e/package.json e2e/
 # No install scripts: nothing the services need builds anything at install time.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+# The console is static files built with Vite (a dev dependency), served by the gateway.
+FROM ${NODE_IMAGE} AS console
+WORKDIR /app
+COPY --from=deps /app ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY proto proto
+COPY sdk/src sdk/src
+COPY console console
+RUN npm run build -w @mypay/console
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
@@ -29,6 +40,7 @@ COPY --from=deps /app ./
 COPY proto proto
 COPY kit/src kit/src
 COPY services services
+COPY --from=console /app/console/dist console/dist
 # The embedded SQLite folder, for runs without DATABASE_URL; the compose stack uses MySQL.
 RUN mkdir -p .data && chown node:node .data
 USER node

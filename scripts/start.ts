@@ -11,7 +11,8 @@ import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseConfig, port } from "@mypay/kit";
-import { SANDBOX_API_KEY } from "../services/gateway/src/config.ts";
+import { SANDBOX_ADMIN_API_KEY, SANDBOX_API_KEY } from "../services/gateway/src/config.ts";
+import { ensureConsoleBuilt } from "./ensure-console.ts";
 
 const ports = parseConfig({
   LEDGER_PORT: port(50051),
@@ -55,6 +56,8 @@ function stopAll(code: number): void {
   force.unref();
   Promise.all(alive.map((c) => new Promise((done) => c.once("exit", done)))).then(() => process.exit(code));
 }
+
+await ensureConsoleBuilt((line) => process.stdout.write(`${line}\n`));
 
 for (const service of services) {
   const child = spawn(process.execPath, [resolve(root, "services", service.name, "src", "main.ts")], {
@@ -101,6 +104,7 @@ if (!stopping) {
     `\nMyPay mesh ready in ${Date.now() - started} ms\n` +
       `  gateway      ${url(ports.GATEWAY_PORT)}\n` +
       `  sandbox key  ${key}\n` +
+      `  console      ${url(ports.GATEWAY_PORT)}/console/ (admin key ${process.env.ADMIN_API_KEY ? "from ADMIN_API_KEY" : SANDBOX_ADMIN_API_KEY})\n` +
       `  try          curl -s -H "X-API-KEY: ${key}" ${url(ports.GATEWAY_PORT)}/api/v1/balance\n\n`,
   );
 }

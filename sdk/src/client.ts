@@ -1,5 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { InvalidRequestError } from "./errors.ts";
+import { newIdempotencyKey, randomHex } from "./ids.ts";
 import { toMinorUnits } from "./money.ts";
 import { PageIterator } from "./pagination.ts";
 import type { Backend, CallContext } from "./private/backend.ts";
@@ -98,8 +99,9 @@ function resolveOptions(options: MyPayOptions): ResolvedOptions {
   };
 }
 
-function newRequestId(): string {
-  return `req_${crypto.randomUUID().replaceAll("-", "")}`;
+/** A fresh request id, shared by every attempt of one logical call. */
+export function newRequestId(): string {
+  return `req_${randomHex()}`;
 }
 
 /** Runs one logical call: its retries share the request id and idempotency key. */
@@ -135,7 +137,7 @@ export class Payouts {
         }),
       );
     }
-    const idempotencyKey = options.idempotencyKey ?? crypto.randomUUID();
+    const idempotencyKey = options.idempotencyKey ?? newIdempotencyKey();
     const full = { destType: "BANK" as const, ...params };
     return this.#run({ ...options, idempotencyKey }, true, (b, ctx) => b.createPayout(full, ctx));
   }

@@ -4,6 +4,21 @@
  * Node.js live in `@mypay/sdk/testing`.
  */
 export {
+  AdminApiKeys,
+  AdminDeadLetters,
+  AdminMerchants,
+  AdminPayouts,
+  type ApiKey,
+  type ApiKeyWithSecret,
+  type DeadLetter,
+  type Merchant,
+  type MeshStatus,
+  MyPayAdmin,
+  type MyPayAdminOptions,
+  type ServiceHealth,
+  type TopUpResult,
+} from "./admin.ts";
+export {
   BalanceResource,
   MyPay,
   type MyPayOptions,
@@ -25,6 +40,7 @@ export {
 } from "./errors.ts";
 export { isPayoutUpdatedEvent, type PayoutUpdatedEvent, type WebhookEvent } from "./events.ts";
 export { WEBHOOK_FIXTURES, type WebhookFixtureName, webhookFixture } from "./fixtures.ts";
+export { newIdempotencyKey } from "./ids.ts";
 export { addAmounts, compareAmounts, currencyExponent, formatAmount, fromMinorUnits, toMinorUnits } from "./money.ts";
 export { PageIterator } from "./pagination.ts";
 export {

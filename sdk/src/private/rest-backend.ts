@@ -77,11 +77,18 @@ export class RestBackend implements Backend {
   readonly #fetch: typeof fetch;
   readonly #userAgent: string;
 
-  constructor(baseUrl: string, apiKey: string, userAgent: string, fetchImpl: typeof fetch = globalThis.fetch) {
+  constructor(baseUrl: string, apiKey: string, userAgent: string, fetchImpl?: typeof fetch) {
     this.#baseUrl = baseUrl.replace(/\/+$/, "");
     this.#apiKey = apiKey;
     this.#userAgent = userAgent;
-    this.#fetch = fetchImpl;
+    // Called as a plain function: browsers refuse a fetch invoked as a method of another object.
+    const impl = fetchImpl ?? globalThis.fetch;
+    this.#fetch = (input, init) => impl(input, init);
+  }
+
+  /** Any REST route (the admin client's too): the parsed JSON answer, or the SDK's typed error. */
+  request<T>(method: string, path: string, ctx: CallContext, body?: unknown, query: Query = {}): Promise<T> {
+    return this.#request<T>(method, path, ctx, body, query);
   }
 
   async #request<T>(method: string, path: string, ctx: CallContext, body?: unknown, query: Query = {}): Promise<T> {

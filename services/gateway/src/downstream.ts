@@ -21,7 +21,10 @@ export function callOptions(merchantId: string, requestId: string, timeoutMs: nu
   return { headers: { [MERCHANT_HEADER]: merchantId, [REQUEST_ID_HEADER]: requestId }, timeoutMs };
 }
 
-/** Call options for operations staff: no merchant is bound; the actor is the admin key's id. */
+/**
+ * Call options for operations staff: no merchant is bound; the actor is the admin key's id (payouts
+ * records it as `admin:<id>`, so it is sent without that prefix).
+ */
 export function adminCallOptions(adminKeyId: string, requestId: string, timeoutMs: number) {
-  return { headers: { [ACTOR_HEADER]: `admin:${adminKeyId}`, [REQUEST_ID_HEADER]: requestId }, timeoutMs };
+  return { headers: { [ACTOR_HEADER]: adminKeyId, [REQUEST_ID_HEADER]: requestId }, timeoutMs };
 }

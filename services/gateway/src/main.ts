@@ -13,6 +13,7 @@ import { NotifierService, WebhookEndpointService } from "@mypay/proto/mypay/noti
 import { PayoutAdminService, PayoutService } from "@mypay/proto/mypay/payouts/v1/payouts";
 import { Authenticator } from "./auth.ts";
 import { gatewaySettings } from "./config.ts";
+import { consoleAssets } from "./console-assets.ts";
 import type { Downstream } from "./downstream.ts";
 import { createHttpMetrics } from "./http-metrics.ts";
 import { openApiDocument } from "./openapi.ts";
@@ -53,7 +54,11 @@ const down: Downstream = {
   webhooks: createRpcClient(WebhookEndpointService, config.NOTIFIER_URL, clientOptions),
   notifier: createRpcClient(NotifierService, config.NOTIFIER_URL, clientOptions),
 };
-const routes = restRoutes(down, keys, auth);
+const routes = restRoutes(down, keys, auth, {
+  ledger: config.LEDGER_URL,
+  payouts: config.PAYOUTS_URL,
+  notifier: config.NOTIFIER_URL,
+});
 /** What the gateway serves over gRPC, Connect and gRPC-Web; internal services are never exposed. */
 const publicRpc = { auth, limiter, maxTimeoutMs: config.RPC_TIMEOUT_MS, onRateLimited: httpMetrics.rateLimited };
 const server = await startRpcServer({
@@ -72,16 +77,18 @@ const server = await startRpcServer({
     );
   },
   ready: () => db.ping(),
-  fallback: restHandler({
-    routes,
-    auth,
-    limiter,
-    metrics: httpMetrics,
-    openApi: openApiDocument(routes),
-    logger,
-    maxBodyBytes: config.MAX_BODY_BYTES,
-    timeoutMs: config.RPC_TIMEOUT_MS,
-  }),
+  fallback: consoleAssets(
+    restHandler({
+      routes,
+      auth,
+      limiter,
+      metrics: httpMetrics,
+      openApi: openApiDocument(routes),
+      logger,
+      maxBodyBytes: config.MAX_BODY_BYTES,
+      timeoutMs: config.RPC_TIMEOUT_MS,
+    }),
+  ),
 });
 logger.info({ url: `http://${config.GATEWAY_HOST}:${server.port}` }, "gateway ready");
 onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, [() => server.close(), () => db.close()]);

@@ -203,6 +203,19 @@ const schemas: Record<string, Schema> = {
     properties: { merchantId: str(), since: str(undefined, { format: "date-time" }) },
   },
   Requeued: object({ requeued: { type: "integer" } }),
+  MeshStatus: object({
+    checkedAt: str(undefined, { format: "date-time" }),
+    services: {
+      type: "array",
+      items: object({
+        name: str(),
+        status: str(undefined, { enum: ["ready", "not_ready", "unreachable"] }),
+        latencyMs: { type: "integer" },
+      }),
+    },
+    processorLagSeconds: { type: ["number", "null"], description: "Age of the oldest due payout." },
+    outboxBacklog: { type: ["number", "null"], description: "Payout events not yet relayed." },
+  }),
   CreateMerchantRequest: {
     type: "object",
     additionalProperties: false,
@@ -539,6 +552,13 @@ export const OPERATIONS: Record<string, Doc> = {
     bodyRequired: true,
     status: 202,
     response: "Requeued",
+    tags: ["admin"],
+  },
+  "GET /api/v1/admin/mesh-status": {
+    summary: "Each service's readiness, the payout processor's lag and the outbox backlog",
+    operationId: "adminMeshStatus",
+    status: 200,
+    response: "MeshStatus",
     tags: ["admin"],
   },
 };
