@@ -246,14 +246,21 @@ const mesh = await withMesh("mesh", { BANK_DELAY_MS: "0" }, async (running, driv
 });
 
 // The old system: 5 s poll, 10 rows a batch, one at a time, 1 s bank call.
-const seedWindowMs = values.quick ? 12_000 : 30_000;
+// The window opens once the backlog is in, so the time spent creating it is not counted against the seed.
+const seedWindowMs = values.quick ? 20_000 : 30_000;
 const seed = await withMesh("seed", { PAYOUTS_SEED_MODE: "true", BANK_DELAY_MS: "1000" }, async (_running, driver) => {
+  await Promise.all(
+    Array.from({ length: 10 }, async () => {
+      for (let i = 0; i < 10; i++) await driver.create();
+    }),
+  );
   const started = performance.now();
-  for (let i = 0; i < 100; i++) await driver.create();
   const done = progress("seed configuration: settling", Date.now() + seedWindowMs);
   await new Promise((r) => setTimeout(r, seedWindowMs - (performance.now() - started)));
   done();
-  const settled = [...driver.receiver.final.values()].filter((f) => f.at - started <= seedWindowMs).length;
+  const settled = [...driver.receiver.final.values()].filter(
+    (f) => f.at >= started && f.at - started <= seedWindowMs,
+  ).length;
   return { settled, perSecond: settled / (seedWindowMs / 1000) };
 });
 
