@@ -32,7 +32,7 @@ import {
   AccountKind as WireAccountKind,
 } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { AccountKind, HoldState } from "./domain/accounts.ts";
-import type { BalanceView, EntryFilter, EntryView, HoldView, LedgerOp, LedgerStore } from "./store/ledger-store.ts";
+import type { BalanceView, EntryFilter, EntryView, HoldView, LedgerStore } from "./store/ledger-store.ts";
 
 /** Most items in one SettleHolds or PlaceHolds call (the payouts service sends up to 200). */
 export const MAX_BATCH = 1_000;
@@ -54,30 +54,29 @@ export function ledgerService(store: LedgerStore): ServiceImpl<typeof LedgerServ
       const { currency, minor } = money(req.amount);
       return { hold: toHold(await store.hold(merchantId, holdId, currency, minor)) };
     },
-    /** One group commit for the whole call; every item keeps its own outcome, in request order. */
+    /** Group committed with every other operation; every item keeps its own outcome, in request order. */
     async placeHolds(req) {
       if (req.holds.length > MAX_BATCH) throw invalidArgument("holds", `at most ${MAX_BATCH} per call`);
       const results: HoldResult[] = new Array(req.holds.length);
-      const valid: Array<{ index: number; op: LedgerOp }> = [];
+      const valid: Array<{ index: number; merchantId: string; holdId: string; currency: string; amount: bigint }> = [];
       req.holds.forEach((item, index) => {
         try {
           const merchantId = required("merchantId", item.merchantId);
           const holdId = required("holdId", item.holdId);
           const { currency, minor } = money(item.amount);
-          valid.push({ index, op: { kind: "hold", merchantId, holdId, currency, amount: minor } });
+          valid.push({ index, merchantId, holdId, currency, amount: minor });
         } catch (err) {
           results[index] = holdFailure(item.holdId, err);
         }
       });
-      const outcomes = valid.length > 0 ? await store.commit(valid.map((v) => v.op)) : [];
+      const outcomes = valid.length > 0 ? await store.placeHolds(valid) : [];
       // A batch that failed as a whole (the database, say) decided nothing: the call fails, retryably.
       const undecided = outcomes.find((o) => !o.ok && !errorDetails(o.error).decided);
       if (undecided && !undecided.ok) throw undecided.error;
-      valid.forEach(({ index, op }, i) => {
+      valid.forEach(({ index, holdId }, i) => {
         const outcome = outcomes[i]!;
-        const holdId = (op as { holdId: string }).holdId;
         results[index] = outcome.ok
-          ? create(HoldResultSchema, { holdId, hold: toHold(outcome.value as HoldView) })
+          ? create(HoldResultSchema, { holdId, hold: toHold(outcome.value) })
           : holdFailure(holdId, outcome.error);
       });
       return { results };

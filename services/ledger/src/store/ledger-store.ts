@@ -85,7 +85,7 @@ export interface LedgerStoreOptions {
   observer?: LedgerObserver;
 }
 
-export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { maxBatch: 256, maxWaitMs: 1, concurrency: 2 };
+export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { maxBatch: 256, maxWaitMs: 1, concurrency: 4 };
 
 /** One queued ledger operation. Top-up keys are the caller's; hold ids key holds, captures and releases. */
 export type LedgerOp =
@@ -146,7 +146,7 @@ export class LedgerStore {
   constructor(db: Database, options: LedgerStoreOptions = {}) {
     this.#db = db;
     this.#observer = options.observer ?? QUIET;
-    this.#committer = new GroupCommitter({ ...DEFAULT_GROUP_COMMIT, ...options.groupCommit }, (ops) =>
+    this.#committer = new GroupCommitter({ ...DEFAULT_GROUP_COMMIT, ...options.groupCommit, keysOf: lockKeys }, (ops) =>
       this.commit(ops),
     );
   }
@@ -202,6 +202,18 @@ export class LedgerStore {
   /** locked → available, once. Repeating returns the released hold; a captured hold fails HOLD_ALREADY_FINAL. */
   async release(holdId: string): Promise<HoldView> {
     return (await this.#committer.submit({ kind: "release", holdId })) as HoldView;
+  }
+
+  /** Queues many holds at once (they share batches with every other operation); one outcome per item, in order. */
+  placeHolds(items: Array<{ merchantId: string; holdId: string; currency: string; amount: bigint }>) {
+    return Promise.all(
+      items.map((item) =>
+        this.#committer.submit({ kind: "hold", ...item }).then(
+          (value): Outcome<HoldView> => ({ ok: true, value: value as HoldView }),
+          (error: unknown): Outcome<HoldView> => ({ ok: false, error }),
+        ),
+      ),
+    );
   }
 
   /** Captures or releases many holds in one transaction; one outcome per item, in order. */
@@ -734,6 +746,15 @@ export class LedgerStore {
   #isConflict(err: unknown): boolean {
     return this.#db.isLockConflict(err) || this.#db.isUniqueViolation(err);
   }
+}
+
+/**
+ * What an operation locks, for the group committer: top-ups and holds lock their merchant's accounts in
+ * one currency (so one hot merchant's operations ride in one batch at a time, and other merchants' batches
+ * run beside it); captures and releases name only their hold until it is read.
+ */
+function lockKeys(op: LedgerOp): string[] {
+  return op.kind === "topup" || op.kind === "hold" ? [`${op.merchantId}\u0000${op.currency}`] : [`hold:${op.holdId}`];
 }
 
 /** Whose accounts an operation moves money between: named by it, or by the hold it settles. */
