@@ -152,7 +152,13 @@ export function createGrpcUnaryTransport(options: GrpcUnaryTransportOptions): Tr
           return fail(new ConnectError(reason, status === 0 ? Code.Unavailable : codeFromHttpStatus(status)));
         }
         const error = findTrailerError(toHeaders(final));
-        if (error) return fail(error);
+        if (error) {
+          // As in connect's client, the error carries the response headers too, when they came apart.
+          if (final !== responseHeaders) {
+            for (const [name, value] of toHeaders(responseHeaders)) error.metadata.append(name, value);
+          }
+          return fail(error);
+        }
         try {
           const message = fromBinary(method.output, readEnvelope(Buffer.concat(chunks)));
           finish();
