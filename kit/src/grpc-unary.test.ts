@@ -92,6 +92,7 @@ function testServices(slowCalls: Map<string, SlowCall>) {
     async getPayout(req, ctx) {
       switch (req.id) {
         case "app-error":
+          ctx.responseHeader.set("x-error-header", "kept");
           ctx.responseTrailer.set("x-error-trailer", "kept");
           throw appError(Code.FailedPrecondition, Reason.INSUFFICIENT_FUNDS, "available 5 is less than 10", {
             field: "amount",
@@ -299,7 +300,7 @@ describe.each(pairs)("unary gRPC: $name", (pair) => {
     expect(header?.get("x-echo-trailer")).toBeNull();
   });
 
-  it("carries an appError's code, message, ErrorInfo reason and metadata, and the handler's trailers", async () => {
+  it("carries an appError's code, message, ErrorInfo reason and metadata, and the handler's headers and trailers", async () => {
     const err = await rejection(payouts.getPayout({ id: "app-error" }));
     expect(err.code).toBe(Code.FailedPrecondition);
     expect(err.rawMessage).toBe("available 5 is less than 10");
@@ -311,6 +312,7 @@ describe.each(pairs)("unary gRPC: $name", (pair) => {
       field: "amount",
       metadata: { availableMinor: "5" },
     });
+    expect(err.metadata.get("x-error-header")).toBe("kept");
     expect(err.metadata.get("x-error-trailer")).toBe("kept");
   });
 
@@ -608,6 +610,14 @@ describe("lean unary server framing", () => {
     const status = grpcStatus(res);
     expect(status.status).toBe(Code.InvalidArgument);
     expect(status.message).toContain(message);
+  });
+
+  it("refuses a request message over 16 MiB with RESOURCE_EXHAUSTED, and keeps serving the connection", async () => {
+    const transport = createGrpcUnaryTransport({ baseUrl: server.baseUrl, defaultTimeoutMs: 10_000 });
+    const payouts = createClient(PayoutService, transport);
+    const err = await rejection(payouts.createPayout(fullRequest("huge", "x".repeat(16 * 1024 * 1024 + 1))));
+    expect(err.code).toBe(Code.ResourceExhausted);
+    expect((await payouts.createPayout(fullRequest("after-huge"))).payout?.id).toBe("po_after-huge");
   });
 
   it("answers INVALID_ARGUMENT for a malformed grpc-timeout", async () => {
