@@ -18,6 +18,8 @@ import { applyUnaryInterceptors, type UnaryFn } from "./unary-interceptors.ts";
 
 /** Largest request message the fast path reads (larger ones are refused with RESOURCE_EXHAUSTED). */
 const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
+/** Longest delay setTimeout honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 type UnarySpec = Extract<MethodImplSpec, { kind: "unary" }>;
 
@@ -234,7 +236,8 @@ function callSignal(stream: ServerHttp2Stream, deadline: number | undefined, shu
   };
   if (stream.closed) abort(new ConnectError("the client went away", Code.Canceled));
   else stream.once("close", () => abort(new ConnectError("the call ended", Code.Canceled)));
-  if (deadline !== undefined) {
+  // A deadline past what setTimeout can hold (about 24.8 days) would fire at once: such a call has none here.
+  if (deadline !== undefined && deadline - Date.now() <= MAX_TIMER_MS) {
     const timer = setTimeout(
       () => abort(new ConnectError("the deadline passed", Code.DeadlineExceeded)),
       deadline - Date.now(),

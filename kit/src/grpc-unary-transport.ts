@@ -34,6 +34,8 @@ export interface GrpcUnaryTransportOptions {
 const SESSION_WINDOW_BYTES = 16 * 1024 * 1024;
 const STREAM_WINDOW_BYTES = 1024 * 1024;
 const NEVER = new AbortController().signal;
+/** Longest delay setTimeout honours (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * A connect `Transport` that makes unary calls as plain gRPC over one HTTP/2 connection with node:http2
@@ -86,7 +88,7 @@ export function createGrpcUnaryTransport(options: GrpcUnaryTransportOptions): Tr
       req.header.forEach((value, name) => {
         headers[name] = value;
       });
-      if (timeoutMs !== undefined) headers["grpc-timeout"] = `${Math.max(1, Math.ceil(timeoutMs))}m`;
+      if (timeoutMs !== undefined) headers["grpc-timeout"] = grpcTimeout(timeoutMs);
       let body: Buffer;
       try {
         body = encodeEnvelope(toBinary(method.input, req.message));
@@ -119,7 +121,8 @@ export function createGrpcUnaryTransport(options: GrpcUnaryTransportOptions): Tr
         if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
         reject(error);
       };
-      if (timeoutMs !== undefined) {
+      // A longer delay would fire at once (Node's timers hold 32 bits); the server still enforces it.
+      if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
         timer = setTimeout(
           () => fail(new ConnectError(`the deadline of ${timeoutMs} ms passed`, Code.DeadlineExceeded)),
           timeoutMs,
@@ -149,7 +152,13 @@ export function createGrpcUnaryTransport(options: GrpcUnaryTransportOptions): Tr
           return fail(new ConnectError(reason, status === 0 ? Code.Unavailable : codeFromHttpStatus(status)));
         }
         const error = findTrailerError(toHeaders(final));
-        if (error) return fail(error);
+        if (error) {
+          // As in connect's client, the error carries the response headers too, when they came apart.
+          if (final !== responseHeaders) {
+            for (const [name, value] of toHeaders(responseHeaders)) error.metadata.append(name, value);
+          }
+          return fail(error);
+        }
         try {
           const message = fromBinary(method.output, readEnvelope(Buffer.concat(chunks)));
           finish();
@@ -207,6 +216,15 @@ const DEADLINE = Symbol("deadline");
 function deadlineOf(req: UnaryRequest): number | undefined {
   const deadline = (req as { [DEADLINE]?: number })[DEADLINE];
   return deadline === undefined ? undefined : Math.max(1, deadline - Date.now());
+}
+
+/**
+ * The `grpc-timeout` value for a deadline: at most 8 digits, so milliseconds up to about 27 hours and
+ * whole seconds beyond (capped at about 3 years); more digits are refused by gRPC servers.
+ */
+function grpcTimeout(timeoutMs: number): string {
+  const ms = Math.max(1, Math.ceil(timeoutMs));
+  return ms < 100_000_000 ? `${ms}m` : `${Math.min(99_999_999, Math.ceil(ms / 1000))}S`;
 }
 
 function toHeaders(raw: http2.IncomingHttpHeaders): Headers {

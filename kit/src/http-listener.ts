@@ -117,6 +117,10 @@ export async function listenHttp1And2(
       socket.unshift(seen);
       const isH2 = seen.subarray(0, 4).equals(PREFACE_START);
       if (!isH2) inFlight.set(socket, 0);
+      // Node ends an HTTP/2 session by half-closing its socket and waiting for the peer's FIN, which a client
+      // keeping its connection never sends (connect-node's, after a plain HTTP answer such as a 404): close()
+      // would wait for it forever. Once our side is flushed there is nothing left to wait for.
+      else socket.once("finish", () => socket.destroy());
       (isH2 ? h2 : h1).emit("connection", socket);
     };
     socket.on("readable", onReadable);

@@ -70,7 +70,8 @@ export function createMetrics(service: string): ServiceMetrics {
         handled.inc({ ...labels, grpc_code: "OK" });
         return res;
       } catch (err) {
-        handled.inc({ ...labels, grpc_code: codeName(ConnectError.from(err).code) });
+        // A handler's plain Error reaches the caller as INTERNAL (both gRPC servers say "internal error").
+        handled.inc({ ...labels, grpc_code: codeName(err instanceof ConnectError ? err.code : Code.Internal) });
         throw err;
       } finally {
         stop();
