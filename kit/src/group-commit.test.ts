@@ -35,35 +35,4 @@ describe("GroupCommitter", () => {
     expect(most).toBeLessThanOrEqual(2);
     await expect(gc.submit(99)).rejects.toThrow("commit failed");
   });
-
-  it("never runs two batches that share a key, lets other keys go beside them, and keeps each key's order", async () => {
-    const running = new Set<string>();
-    const overlaps: string[] = [];
-    const order: string[] = [];
-    let concurrentBatches = 0;
-    let most = 0;
-    const gc = new GroupCommitter<string, string>(
-      { maxWaitMs: 0, maxBatch: 2, concurrency: 3, keysOf: (op) => [op.split(":")[0]!] },
-      async (items) => {
-        concurrentBatches++;
-        most = Math.max(most, concurrentBatches);
-        const keys = [...new Set(items.map((i) => i.split(":")[0]!))];
-        for (const k of keys) if (running.has(k)) overlaps.push(k);
-        for (const k of keys) running.add(k);
-        order.push(...items);
-        await sleep(5);
-        for (const k of keys) running.delete(k);
-        concurrentBatches--;
-        return items.map((i) => ({ ok: true, value: i }));
-      },
-    );
-    const ops = ["a:1", "a:2", "a:3", "b:1", "a:4", "c:1", "b:2", "a:5"];
-    const done = await Promise.all(ops.map((op) => gc.submit(op)));
-    expect(done).toEqual(ops);
-    expect(overlaps).toEqual([]);
-    expect(most).toBeGreaterThan(1);
-    for (const key of ["a", "b", "c"]) {
-      expect(order.filter((o) => o.startsWith(`${key}:`))).toEqual(ops.filter((o) => o.startsWith(`${key}:`)));
-    }
-  });
 });

@@ -85,7 +85,7 @@ export interface LedgerStoreOptions {
   observer?: LedgerObserver;
 }
 
-export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { maxBatch: 256, maxWaitMs: 1, concurrency: 4 };
+export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { maxBatch: 256, maxWaitMs: 1, concurrency: 2 };
 
 /** One queued ledger operation. Top-up keys are the caller's; hold ids key holds, captures and releases. */
 export type LedgerOp =
@@ -146,7 +146,7 @@ export class LedgerStore {
   constructor(db: Database, options: LedgerStoreOptions = {}) {
     this.#db = db;
     this.#observer = options.observer ?? QUIET;
-    this.#committer = new GroupCommitter({ ...DEFAULT_GROUP_COMMIT, ...options.groupCommit, keysOf: lockKeys }, (ops) =>
+    this.#committer = new GroupCommitter({ ...DEFAULT_GROUP_COMMIT, ...options.groupCommit }, (ops) =>
       this.commit(ops),
     );
   }
@@ -746,15 +746,6 @@ export class LedgerStore {
   #isConflict(err: unknown): boolean {
     return this.#db.isLockConflict(err) || this.#db.isUniqueViolation(err);
   }
-}
-
-/**
- * What an operation locks, for the group committer: top-ups and holds lock their merchant's accounts in
- * one currency (so one hot merchant's operations ride in one batch at a time, and other merchants' batches
- * run beside it); captures and releases name only their hold until it is read.
- */
-function lockKeys(op: LedgerOp): string[] {
-  return op.kind === "topup" || op.kind === "hold" ? [`${op.merchantId}\u0000${op.currency}`] : [`hold:${op.holdId}`];
 }
 
 /** Whose accounts an operation moves money between: named by it, or by the hold it settles. */
