@@ -1,6 +1,7 @@
 /**
- * Gateway benchmark: GET one payout through the whole edge (auth, rate limit, REST → gRPC → payouts → its
- * database, JSON) at 64 keep-alive connections, against a bare Node HTTP server answering a fixed JSON body
+ * Gateway benchmark: GET payouts through the whole edge (auth, rate limit, REST → gRPC → payouts → its
+ * database, JSON) at 64 keep-alive connections, each request reading the next of 256 payouts (so concurrent
+ * reads are of different rows), against a bare Node HTTP server answering a fixed JSON body
  * in the same run (the machine's HTTP limit). Prints both and the ratio.
  *   npm run bench:gateway -- [--seconds N] [--rounds N] [--connections N]
  * A third phase runs a lone gateway in front of a stub payouts service answering a fixed payout: the
@@ -25,7 +26,13 @@ import {
   type StorageSettings,
   storageEnv,
 } from "@mypay/kit";
-import { DestinationType, PayoutSchema, PayoutService, PayoutStatus } from "@mypay/proto/mypay/payouts/v1/payouts";
+import {
+  DestinationType,
+  PayoutBatchService,
+  PayoutSchema,
+  PayoutService,
+  PayoutStatus,
+} from "@mypay/proto/mypay/payouts/v1/payouts";
 import { type RunningMesh, startMesh } from "../e2e/mesh.ts";
 import { bareHttpRate, httpGetRate } from "./lib/baselines.ts";
 import { type LoadResult, percentile } from "./lib/load.ts";
@@ -41,6 +48,8 @@ const ms = 1000 * Math.min(120, Math.max(1, Number(values.seconds)));
 const rounds = Math.min(10, Math.max(1, Number(values.rounds)));
 const connections = Math.min(1024, Math.max(1, Number(values.connections)));
 const API_KEY = "mypay_test_sandbox_4f7c2a9e1b3d5f60";
+/** Distinct payouts the GETs cycle through. */
+const PAYOUTS = 256;
 const runId = `benchgw${Date.now().toString(36)}`;
 const serverUrl = process.env.MYSQL_URL || process.env.DATABASE_URL;
 const storage: StorageSettings = {
@@ -73,7 +82,10 @@ async function startStubPayouts(): Promise<DualListener> {
     processedAt: timestampNow(),
   });
   const handler = connectNodeAdapter({
-    routes: (router) => router.service(PayoutService, { getPayout: async () => ({ payout }) }),
+    routes: (router) =>
+      router.service(PayoutService, { getPayout: async () => ({ payout }) }).service(PayoutBatchService, {
+        batchGetPayouts: async (req) => ({ payouts: req.ids.map((id) => ({ ...payout, id })) }),
+      }),
   });
   return listenHttp1And2(handler, 0, "127.0.0.1");
 }
@@ -122,39 +134,42 @@ try {
     RATE_LIMIT_WRITE_PER_SEC: "0",
   });
   const headers = { "x-api-key": API_KEY };
-  const created = await fetch(`${mesh.gatewayUrl}/api/v1/payouts`, {
-    method: "POST",
-    headers: { ...headers, "content-type": "application/json", "x-idempotency-key": "bench-gateway-1" },
-    body: JSON.stringify({
-      merchantReference: "bench-gateway-1",
-      amount: "10.00",
-      currency: "PKR",
-      destType: "BANK",
-      bankCode: "HBL",
-      accountNumber: "1234560001",
-      accountTitle: "Bench",
-    }),
-  });
-  if (created.status !== 201) throw new Error(`create payout answered ${created.status}: ${await created.text()}`);
-  const { id } = (await created.json()) as { id: string };
+  const create = async (n: number) => {
+    const res = await fetch(`${mesh?.gatewayUrl}/api/v1/payouts`, {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json", "x-idempotency-key": `bench-gateway-${n}` },
+      body: JSON.stringify({
+        merchantReference: `bench-gateway-${n}`,
+        amount: "10.00",
+        currency: "PKR",
+        destType: "BANK",
+        bankCode: "HBL",
+        accountNumber: "1234560001",
+        accountTitle: "Bench",
+      }),
+    });
+    if (res.status !== 201) throw new Error(`create payout answered ${res.status}: ${await res.text()}`);
+    return ((await res.json()) as { id: string }).id;
+  };
+  // Each request reads the next of these payouts, so concurrent reads are of different rows.
+  const ids = await Promise.all(Array.from({ length: PAYOUTS }, (_, n) => create(n)));
+  const payoutPath = (n: number) => `/api/v1/payouts/${ids[n % ids.length]}`;
+  const stubPath = (n: number) => `/api/v1/payouts/po_stub${n % PAYOUTS}`;
 
   // Warm both paths (JIT, connection pools) before measuring.
-  await httpGetRate(mesh.gatewayUrl, `/api/v1/payouts/${id}`, headers, connections, 1000, "warm-up");
+  await httpGetRate(mesh.gatewayUrl, payoutPath, headers, connections, 1000, "warm-up");
   const best = (a: LoadResult | undefined, b: LoadResult) => (a && a.perSecond >= b.perSecond ? a : b);
   stub = await startStubPayouts();
   lone = await startLoneGateway(`http://127.0.0.1:${stub.port}`);
-  await httpGetRate(lone.url, "/api/v1/payouts/po_stub", headers, connections, 1000, "warm-up");
+  await httpGetRate(lone.url, stubPath, headers, connections, 1000, "warm-up");
 
   let bare: LoadResult | undefined;
   let gateway: LoadResult | undefined;
   let edge: LoadResult | undefined;
   for (let round = 0; round < rounds; round++) {
     bare = best(bare, await bareHttpRate(connections, ms));
-    gateway = best(
-      gateway,
-      await httpGetRate(mesh.gatewayUrl, `/api/v1/payouts/${id}`, headers, connections, ms, "gateway GET"),
-    );
-    edge = best(edge, await httpGetRate(lone.url, "/api/v1/payouts/po_stub", headers, connections, ms, "edge GET"));
+    gateway = best(gateway, await httpGetRate(mesh.gatewayUrl, payoutPath, headers, connections, ms, "gateway GET"));
+    edge = best(edge, await httpGetRate(lone.url, stubPath, headers, connections, ms, "edge GET"));
   }
   if (!bare || !gateway || !edge) throw new Error("no round ran");
 

@@ -6,6 +6,8 @@ import type { Bucket } from "./rate-limit.ts";
 export interface HttpMetrics {
   observe(route: string, method: string, status: number, seconds: number): void;
   rateLimited(bucket: Bucket): void;
+  /** One coalesced payout read of `size` payouts was sent. */
+  readBatch(size: number): void;
 }
 
 export function createHttpMetrics(registry: Registry): HttpMetrics {
@@ -28,6 +30,12 @@ export function createHttpMetrics(registry: Registry): HttpMetrics {
     labelNames: ["bucket"] as const,
     registers: [registry],
   });
+  const readBatches = new Histogram({
+    name: "gateway_payout_read_batch_size",
+    help: "Payouts per coalesced read sent to the payouts service.",
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000],
+    registers: [registry],
+  });
   return {
     observe(route, method, status, seconds) {
       requests.inc({ route, method, status: String(status) });
@@ -35,6 +43,9 @@ export function createHttpMetrics(registry: Registry): HttpMetrics {
     },
     rateLimited(bucket) {
       limited.inc({ bucket });
+    },
+    readBatch(size) {
+      readBatches.observe(size);
     },
   };
 }

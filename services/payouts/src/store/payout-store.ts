@@ -162,6 +162,21 @@ export class PayoutStore {
     return found ? asRow(found) : undefined;
   }
 
+  /**
+   * The payouts among `ids` that belong to `merchantId`, in one indexed query without entity hydration
+   * (the gateway's coalesced reads). Unknown ids and other merchants' payouts are simply absent.
+   */
+  async getMany(merchantId: string, ids: readonly string[]): Promise<PayoutRow[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.#db
+      .em()
+      .createQueryBuilder(Payout)
+      .select("*")
+      .where({ id: { $in: [...ids] }, merchantId })
+      .execute("all", true);
+    return rows.map(asRow);
+  }
+
   async findByKey(merchantId: string, idempotencyKey: string): Promise<PayoutRow | undefined> {
     const found = await this.#db.em().findOne(Payout, { merchantId, idempotencyKey });
     return found ? asRow(found) : undefined;
