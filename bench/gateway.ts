@@ -36,6 +36,7 @@ import {
 import { type RunningMesh, startMesh } from "../e2e/mesh.ts";
 import { bareHttpRate, httpGetRate } from "./lib/baselines.ts";
 import { type LoadResult, percentile } from "./lib/load.ts";
+import { sampleService } from "./lib/service-stats.ts";
 
 const { values } = parseArgs({
   options: {
@@ -61,6 +62,26 @@ const storage: StorageSettings = {
 function line(label: string, r: LoadResult): string {
   const p = (n: number) => percentile(r.latencies, n).toFixed(2);
   return `${label.padEnd(34)} ${r.perSecond.toFixed(0).padStart(7)} req/s   p50 ${p(50)} ms   p99 ${p(99)} ms   errors ${r.errors}`;
+}
+
+type Measured = LoadResult & { cpu: string };
+
+/**
+ * Runs a phase and tells the CPU time each process spent per successful request: this process (the load
+ * generator, and whatever it serves itself) and the services behind `metricsUrls` (from their own /metrics).
+ */
+async function measured(metricsUrls: Record<string, string>, phase: () => Promise<LoadResult>): Promise<Measured> {
+  const sample = () => Promise.all(Object.values(metricsUrls).map((url) => sampleService(url)));
+  const before = await sample();
+  const own = process.cpuUsage();
+  const result = await phase();
+  const { user, system } = process.cpuUsage(own);
+  const after = await sample();
+  const perRequest = (seconds: number) => `${((seconds * 1e6) / Math.max(1, result.ops)).toFixed(0)} µs`;
+  const services = Object.keys(metricsUrls).map(
+    (name, i) => `${name} ${perRequest((after[i]?.cpuSeconds ?? 0) - (before[i]?.cpuSeconds ?? 0))}`,
+  );
+  return { ...result, cpu: [`this process ${perRequest((user + system) / 1e6)}`, ...services].join(", ") };
 }
 
 /** A payouts service that answers every GetPayout with one fixed payout, from memory. */
@@ -158,24 +179,39 @@ try {
 
   // Warm both paths (JIT, connection pools) before measuring.
   await httpGetRate(mesh.gatewayUrl, payoutPath, headers, connections, 1000, "warm-up");
-  const best = (a: LoadResult | undefined, b: LoadResult) => (a && a.perSecond >= b.perSecond ? a : b);
+  const best = (a: Measured | undefined, b: Measured) => (a && a.perSecond >= b.perSecond ? a : b);
   stub = await startStubPayouts();
   lone = await startLoneGateway(`http://127.0.0.1:${stub.port}`);
   await httpGetRate(lone.url, stubPath, headers, connections, 1000, "warm-up");
 
-  let bare: LoadResult | undefined;
-  let gateway: LoadResult | undefined;
-  let edge: LoadResult | undefined;
+  const meshMetrics = { gateway: mesh.gatewayUrl, payouts: `http://127.0.0.1:${mesh.ports.PAYOUTS_PORT}` };
+  const loneMetrics = { gateway: lone.url };
+  let bare: Measured | undefined;
+  let gateway: Measured | undefined;
+  let edge: Measured | undefined;
   for (let round = 0; round < rounds; round++) {
-    bare = best(bare, await bareHttpRate(connections, ms));
-    gateway = best(gateway, await httpGetRate(mesh.gatewayUrl, payoutPath, headers, connections, ms, "gateway GET"));
-    edge = best(edge, await httpGetRate(lone.url, stubPath, headers, connections, ms, "edge GET"));
+    bare = best(bare, await measured({}, () => bareHttpRate(connections, ms)));
+    gateway = best(
+      gateway,
+      await measured(meshMetrics, () =>
+        httpGetRate(meshMetrics.gateway, payoutPath, headers, connections, ms, "gateway GET"),
+      ),
+    );
+    edge = best(
+      edge,
+      await measured(loneMetrics, () =>
+        httpGetRate(loneMetrics.gateway, stubPath, headers, connections, ms, "edge GET"),
+      ),
+    );
   }
   if (!bare || !gateway || !edge) throw new Error("no round ran");
 
   console.log(line("bare Node HTTP (fixed JSON)", bare));
   console.log(line("gateway GET /api/v1/payouts/{id}", gateway));
   console.log(line("gateway over a stub payouts", edge));
+  console.log(`CPU per request, bare: ${bare.cpu} (server and load generator in one process)`);
+  console.log(`CPU per request, gateway: ${gateway.cpu} (the database server's not counted)`);
+  console.log(`CPU per request, over the stub: ${edge.cpu} (the stub runs in this process)`);
   console.log(`ratio gateway / bare: ${(gateway.perSecond / bare.perSecond).toFixed(3)}× (target ≥ 0.25×)`);
   console.log(`ratio gateway over stub / bare: ${(edge.perSecond / bare.perSecond).toFixed(3)}× (the edge alone)`);
   if (gateway.errors > 0 || edge.errors > 0) process.exitCode = 1;
