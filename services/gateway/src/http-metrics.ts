@@ -36,10 +36,19 @@ export function createHttpMetrics(registry: Registry): HttpMetrics {
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000],
     registers: [registry],
   });
+  // Label children by route, method and status (a bounded set: patterns, HTTP methods, status codes), so a
+  // request does not hash its labels twice.
+  const children = new Map<string, { answered: { inc(): void }; timed: { observe(seconds: number): void } }>();
   return {
     observe(route, method, status, seconds) {
-      requests.inc({ route, method, status: String(status) });
-      duration.observe({ route, method }, seconds);
+      const key = `${method} ${status} ${route}`;
+      let child = children.get(key);
+      if (!child) {
+        child = { answered: requests.labels(route, method, String(status)), timed: duration.labels(route, method) };
+        children.set(key, child);
+      }
+      child.answered.inc();
+      child.timed.observe(seconds);
     },
     rateLimited(bucket) {
       limited.inc({ bucket });
