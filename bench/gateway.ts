@@ -84,7 +84,14 @@ async function measured(metricsUrls: Record<string, string>, phase: () => Promis
   return { ...result, cpu: [`this process ${perRequest((user + system) / 1e6)}`, ...services].join(", ") };
 }
 
-/** A payouts service that answers every GetPayout with one fixed payout, from memory. */
+/** Mean of the gateway's `gateway_payout_read_batch_size` histogram. */
+async function meanReadBatch(gatewayUrl: string): Promise<number> {
+  const text = await (await fetch(`${gatewayUrl}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, "m").exec(text)?.[1]);
+  return value("gateway_payout_read_batch_size_sum") / value("gateway_payout_read_batch_size_count");
+}
+
+/** A payouts service that answers every GetPayout and BatchGetPayouts with one fixed payout, from memory. */
 async function startStubPayouts(): Promise<DualListener> {
   const payout = create(PayoutSchema, {
     id: "po_stub",
@@ -155,8 +162,9 @@ try {
     RATE_LIMIT_WRITE_PER_SEC: "0",
   });
   const headers = { "x-api-key": API_KEY };
+  const gatewayUrl = mesh.gatewayUrl;
   const create = async (n: number) => {
-    const res = await fetch(`${mesh?.gatewayUrl}/api/v1/payouts`, {
+    const res = await fetch(`${gatewayUrl}/api/v1/payouts`, {
       method: "POST",
       headers: { ...headers, "content-type": "application/json", "x-idempotency-key": `bench-gateway-${n}` },
       body: JSON.stringify({
@@ -212,6 +220,8 @@ try {
   console.log(`CPU per request, bare: ${bare.cpu} (server and load generator in one process)`);
   console.log(`CPU per request, gateway: ${gateway.cpu} (the database server's not counted)`);
   console.log(`CPU per request, over the stub: ${edge.cpu} (the stub runs in this process)`);
+  const readBatches = await meanReadBatch(gatewayUrl);
+  console.log(`mean coalesced read through the mesh (whole run): ${readBatches.toFixed(1)} payouts per call`);
   console.log(`ratio gateway / bare: ${(gateway.perSecond / bare.perSecond).toFixed(3)}× (target ≥ 0.25×)`);
   console.log(`ratio gateway over stub / bare: ${(edge.perSecond / bare.perSecond).toFixed(3)}× (the edge alone)`);
   if (gateway.errors > 0 || edge.errors > 0) process.exitCode = 1;

@@ -366,7 +366,7 @@ export function payoutService(deps: PayoutServiceDeps): ServiceImpl<typeof Payou
 }
 
 /** Most ids one BatchGetPayouts call may ask for. */
-export const MAX_BATCH_GET = 1000;
+const MAX_BATCH_GET = 1000;
 
 /** The gateway's coalesced reads: many GetPayout calls of one merchant answered by one query. */
 export function payoutBatchService(deps: Pick<PayoutServiceDeps, "store">): ServiceImpl<typeof PayoutBatchService> {
