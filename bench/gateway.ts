@@ -58,6 +58,12 @@ const storage: StorageSettings = {
   DATABASE_PREFIX: runId,
   DATA_DIR: join(".data", runId),
 };
+/** The lone gateway's own database, apart from the mesh's. */
+const loneStorage: StorageSettings = {
+  ...storage,
+  DATABASE_PREFIX: `${runId}lone`,
+  DATA_DIR: join(".data", `${runId}lone`),
+};
 
 function line(label: string, r: LoadResult): string {
   const p = (n: number) => percentile(r.latencies, n).toFixed(2);
@@ -124,7 +130,7 @@ async function startLoneGateway(payoutsUrl: string): Promise<{ url: string; chil
   const child = spawn(process.execPath, [resolve(import.meta.dirname, "../services/gateway/src/main.ts")], {
     env: {
       ...process.env,
-      ...storageEnv({ ...storage, DATABASE_PREFIX: `${runId}lone` }),
+      ...storageEnv(loneStorage),
       GATEWAY_PORT: String(port),
       PAYOUTS_URL: payoutsUrl,
       LOG_LEVEL: "error",
@@ -235,4 +241,5 @@ try {
   const code = await mesh?.stop();
   if (code !== undefined && code !== 0) console.error(mesh?.output.slice(-20).join("\n"));
   await dropTestDatabases(storage);
+  await dropTestDatabases(loneStorage);
 }
