@@ -18,8 +18,6 @@ export function createRpcClient<T extends DescService>(
     baseUrl,
     defaultTimeoutMs: options.timeoutMs,
     interceptors: options.interceptors,
-    // Internal calls stay on loopback or a private network, where gzip costs CPU on both ends and saves nothing.
-    acceptCompression: [],
     pingIntervalMs: 10_000,
     idleConnectionTimeoutMs: 60_000,
   });
