@@ -8,7 +8,12 @@ import * as protoLoader from "@grpc/proto-loader";
 import { dropTestDatabases, testStorage } from "@mypay/kit";
 import { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { NotifierService } from "@mypay/proto/mypay/notifier/v1/notifier";
-import { DestinationType, PayoutAdminService, PayoutService } from "@mypay/proto/mypay/payouts/v1/payouts";
+import {
+  DestinationType,
+  PayoutAdminService,
+  PayoutBatchService,
+  PayoutService,
+} from "@mypay/proto/mypay/payouts/v1/payouts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningMesh, startMesh } from "./mesh.ts";
 
@@ -149,6 +154,11 @@ describe(`gateway protocols on ${engine}`, () => {
     );
     const notifier = createClient(NotifierService, transport);
     await expect(notifier.listDeadLetters({}, { headers })).rejects.toBeInstanceOf(ConnectError);
+    // The coalesced-read service trusts its merchant header: a client naming a merchant must not reach it.
+    const batch = createClient(PayoutBatchService, transport);
+    await expect(
+      batch.batchGetPayouts({ ids: ["po_any"] }, { headers: { ...headers, "mypay-merchant-id": "mch_sandbox" } }),
+    ).rejects.toBeInstanceOf(ConnectError);
   });
 
   it("serves grpc-js clients built with proto-loader, and grpc.health.v1", async () => {

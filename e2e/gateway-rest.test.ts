@@ -157,6 +157,46 @@ describe(`gateway REST on ${engine}`, () => {
     });
   });
 
+  it("answers concurrent GETs each with its own payout, coalesced into batch reads per merchant", async () => {
+    const create = (key: string, n: number) =>
+      send("POST", "/api/v1/payouts", {
+        key,
+        body: payoutBody("1234560001", `burst-${n}`, "1.00"),
+        headers: { "X-IDEMPOTENCY-KEY": `burst-${n}` },
+      });
+    const mine = await Promise.all([0, 1, 2, 3, 4].map((n) => create(KEY_A, n)));
+    const theirs = await create(keyB, 5);
+    for (const r of [...mine, theirs]) expect(r.status).toBe(201);
+    const ids = mine.map((r) => r.body.id as string);
+    const theirId = theirs.body.id as string;
+    const batches = async () => {
+      const text = await (await fetch(`${mesh.gatewayUrl}/metrics`)).text();
+      return Number(/^gateway_payout_read_batch_size_count\{[^}]*\} (\d+)$/m.exec(text)?.[1] ?? Number.NaN);
+    };
+    const before = await batches();
+    const reads: { key: string; id: string; found: boolean }[] = [];
+    for (let round = 0; round < 8; round++) {
+      for (const id of ids) reads.push({ key: KEY_A, id, found: true });
+      reads.push({ key: KEY_A, id: theirId, found: false }, { key: keyB, id: ids[round % ids.length]!, found: false });
+      reads.push({ key: keyB, id: theirId, found: true }, { key: KEY_A, id: `po_missing${round}`, found: false });
+    }
+    const answers = await Promise.all(reads.map((r) => send("GET", `/api/v1/payouts/${r.id}`, { key: r.key })));
+    answers.forEach((res, i) => {
+      const read = reads[i]!;
+      if (read.found) {
+        expect(res.status, read.id).toBe(200);
+        expect(res.body.id).toBe(read.id);
+      } else {
+        expect(res.status, read.id).toBe(404);
+        expect(errorOf(res)).toMatchObject({ code: "not_found", message: `payout ${read.id} not found` });
+      }
+    });
+    // Fewer batch calls than reads: concurrent GETs shared calls to the payouts service.
+    const sent = (await batches()) - before;
+    expect(sent).toBeGreaterThan(0);
+    expect(sent).toBeLessThan(reads.length);
+  });
+
   describe("balance, ledger and webhooks", () => {
     it("reads the balance and the ledger entries", async () => {
       const balance = await send("GET", "/api/v1/balance");

@@ -36,10 +36,13 @@ export async function rawCommitRate(
   }
 }
 
-/** GET requests/s with `connections` keep-alive connections against `origin + path`. */
+/**
+ * GET requests/s with `connections` keep-alive connections against `origin + path`; a function `path`
+ * names the n-th request's path (to spread requests over many resources).
+ */
 export async function httpGetRate(
   origin: string,
-  path: string,
+  path: string | ((n: number) => string),
   headers: Record<string, string>,
   connections: number,
   ms: number,
@@ -47,8 +50,8 @@ export async function httpGetRate(
 ): Promise<LoadResult> {
   const pool = new Pool(origin, { connections, pipelining: 1 });
   try {
-    return await closedLoop(connections, ms, label, async () => {
-      const res = await pool.request({ method: "GET", path, headers });
+    return await closedLoop(connections, ms, label, async (n) => {
+      const res = await pool.request({ method: "GET", path: typeof path === "string" ? path : path(n), headers });
       await res.body.dump();
       return res.statusCode === 200;
     });

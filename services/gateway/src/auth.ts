@@ -29,6 +29,7 @@ export class Authenticator {
   readonly #adminKeyId: string;
   readonly #cacheMs: number;
   readonly #cache = new Map<string, { record: KeyRecord; until: number }>();
+  readonly #lookups = new Map<string, Promise<KeyRecord | undefined>>();
 
   constructor(keys: KeyStore, adminKey: string, cacheMs: number) {
     this.#keys = keys;
@@ -48,7 +49,14 @@ export class Authenticator {
     const now = Date.now();
     const cached = this.#cache.get(hash);
     if (cached && cached.until > now) return { merchantId: cached.record.merchantId, keyId: cached.record.id };
-    const record = await this.#keys.findActive(hash);
+    let lookup = this.#lookups.get(hash);
+    if (!lookup) {
+      // Concurrent requests with one key share one database read (when its cache entry expires under
+      // load, every request in flight would otherwise ask at once).
+      lookup = this.#keys.findActive(hash).finally(() => this.#lookups.delete(hash));
+      this.#lookups.set(hash, lookup);
+    }
+    const record = await lookup;
     if (!record) {
       this.#cache.delete(hash);
       throw unauthenticated("The API key is not valid.");

@@ -39,6 +39,9 @@ export const gatewaySettings = {
   /** Per-merchant token bucket for POST/PATCH/DELETE and mutating RPCs. */
   RATE_LIMIT_WRITE_PER_SEC: perSecond(100),
   RATE_LIMIT_WRITE_BURST: count(200, 1_000_000),
+  /** Most payouts one coalesced read asks the payouts service for, and such reads in flight per merchant. */
+  PAYOUT_READ_BATCH_MAX: count(128, 1000),
+  PAYOUT_READ_CONCURRENCY: count(1, 64),
   /** How long a resolved API key is trusted in this process before the database is asked again (≤ 1 s). */
   AUTH_CACHE_MS: z.coerce.number().int().min(0).max(1000).default(1000),
 };

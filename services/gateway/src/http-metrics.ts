@@ -6,6 +6,8 @@ import type { Bucket } from "./rate-limit.ts";
 export interface HttpMetrics {
   observe(route: string, method: string, status: number, seconds: number): void;
   rateLimited(bucket: Bucket): void;
+  /** One coalesced payout read of `size` payouts was sent. */
+  readBatch(size: number): void;
 }
 
 export function createHttpMetrics(registry: Registry): HttpMetrics {
@@ -28,13 +30,31 @@ export function createHttpMetrics(registry: Registry): HttpMetrics {
     labelNames: ["bucket"] as const,
     registers: [registry],
   });
+  const readBatches = new Histogram({
+    name: "gateway_payout_read_batch_size",
+    help: "Payouts per coalesced read sent to the payouts service.",
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000],
+    registers: [registry],
+  });
+  // Label children by route, method and status (a bounded set: patterns, HTTP methods, status codes), so a
+  // request does not hash its labels twice.
+  const children = new Map<string, { answered: { inc(): void }; timed: { observe(seconds: number): void } }>();
   return {
     observe(route, method, status, seconds) {
-      requests.inc({ route, method, status: String(status) });
-      duration.observe({ route, method }, seconds);
+      const key = `${method} ${status} ${route}`;
+      let child = children.get(key);
+      if (!child) {
+        child = { answered: requests.labels(route, method, String(status)), timed: duration.labels(route, method) };
+        children.set(key, child);
+      }
+      child.answered.inc();
+      child.timed.observe(seconds);
     },
     rateLimited(bucket) {
       limited.inc({ bucket });
+    },
+    readBatch(size) {
+      readBatches.observe(size);
     },
   };
 }

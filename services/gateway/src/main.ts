@@ -10,13 +10,14 @@ import {
 import { Health } from "@mypay/proto/grpc/health/v1/health";
 import { BalanceService, LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { NotifierService, WebhookEndpointService } from "@mypay/proto/mypay/notifier/v1/notifier";
-import { PayoutAdminService, PayoutService } from "@mypay/proto/mypay/payouts/v1/payouts";
+import { PayoutAdminService, PayoutBatchService, PayoutService } from "@mypay/proto/mypay/payouts/v1/payouts";
 import { Authenticator } from "./auth.ts";
 import { gatewaySettings } from "./config.ts";
 import { consoleAssets } from "./console-assets.ts";
 import type { Downstream } from "./downstream.ts";
 import { createHttpMetrics } from "./http-metrics.ts";
 import { openApiDocument } from "./openapi.ts";
+import { PayoutReader } from "./payout-reads.ts";
 import { publicProxy } from "./public-rpc.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import { reflectionService, ServerReflection } from "./reflection.ts";
@@ -48,6 +49,12 @@ const httpMetrics = createHttpMetrics(metrics.registry);
 const clientOptions = { timeoutMs: config.RPC_TIMEOUT_MS, interceptors: [metrics.clientInterceptor] };
 const down: Downstream = {
   payouts: createRpcClient(PayoutService, config.PAYOUTS_URL, clientOptions),
+  payoutReads: new PayoutReader(createRpcClient(PayoutBatchService, config.PAYOUTS_URL, clientOptions), {
+    maxBatch: config.PAYOUT_READ_BATCH_MAX,
+    concurrency: config.PAYOUT_READ_CONCURRENCY,
+    timeoutMs: config.RPC_TIMEOUT_MS,
+    onBatch: httpMetrics.readBatch,
+  }),
   payoutAdmin: createRpcClient(PayoutAdminService, config.PAYOUTS_URL, clientOptions),
   ledger: createRpcClient(LedgerService, config.LEDGER_URL, clientOptions),
   balance: createRpcClient(BalanceService, config.LEDGER_URL, clientOptions),

@@ -10,7 +10,7 @@ import {
 } from "@mypay/kit";
 import { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { NotifierService } from "@mypay/proto/mypay/notifier/v1/notifier";
-import { PayoutAdminService, PayoutService } from "@mypay/proto/mypay/payouts/v1/payouts";
+import { PayoutAdminService, PayoutBatchService, PayoutService } from "@mypay/proto/mypay/payouts/v1/payouts";
 import { Backlog } from "./backlog.ts";
 import type { BankRail } from "./bank/bank-rail.ts";
 import { CountingRail } from "./bank/counting-rail.ts";
@@ -20,7 +20,7 @@ import { PayoutMetrics } from "./metrics.ts";
 import { Processor } from "./processor.ts";
 import { Reconciler } from "./reconciler.ts";
 import { OutboxRelay } from "./relay.ts";
-import { payoutAdminService, payoutService } from "./service.ts";
+import { payoutAdminService, payoutBatchService, payoutService } from "./service.ts";
 import { entities } from "./store/entities.ts";
 import { migrations } from "./store/migrations/index.ts";
 import { PayoutStore } from "./store/payout-store.ts";
@@ -120,7 +120,8 @@ const server = await startRpcServer({
           onChanged,
         }),
       )
-      .service(PayoutAdminService, payoutAdminService({ store, onChanged })),
+      .service(PayoutAdminService, payoutAdminService({ store, onChanged }))
+      .service(PayoutBatchService, payoutBatchService({ store })),
   ready: () => db.ping(),
 });
 if (config.PAYOUTS_PROCESSOR) processor.loop.start();

@@ -20,6 +20,7 @@ import type { PageRequest } from "@mypay/proto/mypay/common/v1/paging";
 import { type HoldRequestSchema, HoldStatus, type LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import {
   type PayoutAdminService,
+  type PayoutBatchService,
   type PayoutFilter,
   type PayoutService,
   PayoutStatus,
@@ -388,6 +389,21 @@ export function payoutService(deps: PayoutServiceDeps): ServiceImpl<typeof Payou
           at: timestampFromDate(t.at),
         })),
       };
+    },
+  };
+}
+
+/** Most ids one BatchGetPayouts call may ask for. */
+const MAX_BATCH_GET = 1000;
+
+/** The gateway's coalesced reads: many GetPayout calls of one merchant answered by one query. */
+export function payoutBatchService(deps: Pick<PayoutServiceDeps, "store">): ServiceImpl<typeof PayoutBatchService> {
+  return {
+    async batchGetPayouts(req, ctx) {
+      const merchantId = merchantOf(ctx);
+      if (req.ids.length > MAX_BATCH_GET) throw invalidArgument("ids", `at most ${MAX_BATCH_GET} ids`);
+      const rows = await deps.store.getMany(merchantId, req.ids);
+      return { payouts: rows.map(toPayoutMessage) };
     },
   };
 }

@@ -108,8 +108,8 @@ export function payoutRoutes(down: Downstream): Route[] {
       path: "/api/v1/payouts/{id}",
       auth: "merchant",
       async handle(ctx) {
-        const res = await down.payouts.getPayout({ id: ctx.params.id }, opts(ctx));
-        return { status: 200, body: payoutView(res.payout!) };
+        const payout = await down.payoutReads.get(ctx.merchantId, ctx.params.id, ctx.requestId);
+        return { status: 200, body: payoutView(payout) };
       },
     },
     {

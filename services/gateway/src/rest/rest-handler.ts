@@ -43,7 +43,9 @@ export function restHandler(options: RestOptions): NodeHandler {
     const started = performance.now();
     const requestId = requestIdOf(req);
     const method = req.method ?? "GET";
-    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    const url = req.url ?? "/";
+    const queryAt = url.indexOf("?");
+    const path = queryAt < 0 ? url : url.slice(0, queryAt);
     const extra: Record<string, string> = { "x-request-id": requestId };
     let label = "unmatched";
     const finish = (status: number) => metrics.observe(label, method, status, (performance.now() - started) / 1000);
@@ -88,7 +90,7 @@ export function restHandler(options: RestOptions): NodeHandler {
       const result = await route.handle({
         req,
         params,
-        query: new URL(req.url ?? "/", "http://gateway").searchParams,
+        query: new URLSearchParams(queryAt < 0 ? "" : url.slice(queryAt + 1)),
         merchantId,
         adminKeyId,
         requestId,

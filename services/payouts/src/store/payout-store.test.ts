@@ -136,6 +136,19 @@ describe(`PayoutStore on ${engine}`, () => {
     });
   });
 
+  describe("getMany", () => {
+    it("reads the merchant's payouts among the ids, as get does, leaving out unknown and other merchants' ids", async () => {
+      const mine = [newPayout(), newPayout({ status: "SUCCESS", pspReference: "PSP1", processedAt: new Date() })];
+      const theirs = newPayout({ merchantId: "m_other" });
+      await insertAll([...mine, theirs]);
+      const found = await store.getMany("m_store_test", [mine[1]!.id, theirs.id, "po_missing", mine[0]!.id]);
+      expect(found.map((r) => r.id).sort()).toEqual(mine.map((r) => r.id).sort());
+      for (const row of found) expect(row).toEqual(await store.get(row.merchantId, row.id));
+      expect(found.find((r) => r.id === mine[1]!.id)?.processedAt).toBeInstanceOf(Date);
+      expect(await store.getMany("m_store_test", [])).toEqual([]);
+    });
+  });
+
   describe("claimDue", () => {
     it("claims due PENDING and RETRY payouts as PROCESSING with attempts + 1 under a lease", async () => {
       const pending = newPayout();

@@ -16,7 +16,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file mypay/payouts/v1/payouts.proto.
  */
 export const file_mypay_payouts_v1_payouts: GenFile = /*@__PURE__*/
-  fileDesc("Ch5teXBheS9wYXlvdXRzL3YxL3BheW91dHMucHJvdG8SEG15cGF5LnBheW91dHMudjEitAQKBlBheW91dBIKCgJpZBgBIAEoCRITCgttZXJjaGFudF9pZBgCIAEoCRIaChJtZXJjaGFudF9yZWZlcmVuY2UYAyABKAkSJgoGYW1vdW50GAQgASgLMhYubXlwYXkuY29tbW9uLnYxLk1vbmV5Ei4KBnN0YXR1cxgFIAEoDjIeLm15cGF5LnBheW91dHMudjEuUGF5b3V0U3RhdHVzEjQKCWRlc3RfdHlwZRgGIAEoDjIhLm15cGF5LnBheW91dHMudjEuRGVzdGluYXRpb25UeXBlEhEKCWJhbmtfY29kZRgHIAEoCRIWCg5hY2NvdW50X251bWJlchgIIAEoCRIVCg1hY2NvdW50X3RpdGxlGAkgASgJEhUKDXBzcF9yZWZlcmVuY2UYCiABKAkSFAoMZmFpbHVyZV9jb2RlGAsgASgJEhcKD2ZhaWx1cmVfbWVzc2FnZRgMIAEoCRIQCghhdHRlbXB0cxgNIAEoBRIuCgpjcmVhdGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxwcm9jZXNzZWRfYXQYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD25leHRfYXR0ZW1wdF9hdBgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiswEKEFBheW91dFRyYW5zaXRpb24SLAoEZnJvbRgBIAEoDjIeLm15cGF5LnBheW91dHMudjEuUGF5b3V0U3RhdHVzEioKAnRvGAIgASgOMh4ubXlwYXkucGF5b3V0cy52MS5QYXlvdXRTdGF0dXMSDgoGcmVhc29uGAMgASgJEg0KBWFjdG9yGAQgASgJEiYKAmF0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKnAQoMUGF5b3V0RmlsdGVyEjAKCHN0YXR1c2VzGAEgAygOMh4ubXlwYXkucGF5b3V0cy52MS5QYXlvdXRTdGF0dXMSMQoNY3JlYXRlZF9hZnRlchgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlZF9iZWZvcmUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIuoBChNDcmVhdGVQYXlvdXRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRIaChJtZXJjaGFudF9yZWZlcmVuY2UYAiABKAkSJgoGYW1vdW50GAMgASgLMhYubXlwYXkuY29tbW9uLnYxLk1vbmV5EjQKCWRlc3RfdHlwZRgEIAEoDjIhLm15cGF5LnBheW91dHMudjEuRGVzdGluYXRpb25UeXBlEhEKCWJhbmtfY29kZRgFIAEoCRIWCg5hY2NvdW50X251bWJlchgGIAEoCRIVCg1hY2NvdW50X3RpdGxlGAcgASgJIlIKFENyZWF0ZVBheW91dFJlc3BvbnNlEigKBnBheW91dBgBIAEoCzIYLm15cGF5LnBheW91dHMudjEuUGF5b3V0EhAKCHJlcGxheWVkGAIgASgIIh4KEEdldFBheW91dFJlcXVlc3QSCgoCaWQYASABKAkiPQoRR2V0UGF5b3V0UmVzcG9uc2USKAoGcGF5b3V0GAEgASgLMhgubXlwYXkucGF5b3V0cy52MS5QYXlvdXQicAoSTGlzdFBheW91dHNSZXF1ZXN0Ei4KBmZpbHRlchgBIAEoCzIeLm15cGF5LnBheW91dHMudjEuUGF5b3V0RmlsdGVyEioKBHBhZ2UYAiABKAsyHC5teXBheS5jb21tb24udjEuUGFnZVJlcXVlc3QiUgoTTGlzdFBheW91dHNSZXNwb25zZRIpCgdwYXlvdXRzGAEgAygLMhgubXlwYXkucGF5b3V0cy52MS5QYXlvdXQSEAoIaGFzX21vcmUYAiABKAgiMQoTQ2FuY2VsUGF5b3V0UmVxdWVzdBIKCgJpZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiQAoUQ2FuY2VsUGF5b3V0UmVzcG9uc2USKAoGcGF5b3V0GAEgASgLMhgubXlwYXkucGF5b3V0cy52MS5QYXlvdXQiJQoXR2V0UGF5b3V0SGlzdG9yeVJlcXVlc3QSCgoCaWQYASABKAkiUwoYR2V0UGF5b3V0SGlzdG9yeVJlc3BvbnNlEjcKC3RyYW5zaXRpb25zGAEgAygLMiIubXlwYXkucGF5b3V0cy52MS5QYXlvdXRUcmFuc2l0aW9uIogBChVMaXN0QWxsUGF5b3V0c1JlcXVlc3QSEwoLbWVyY2hhbnRfaWQYASABKAkSLgoGZmlsdGVyGAIgASgLMh4ubXlwYXkucGF5b3V0cy52MS5QYXlvdXRGaWx0ZXISKgoEcGFnZRgDIAEoCzIcLm15cGF5LmNvbW1vbi52MS5QYWdlUmVxdWVzdCJVChZMaXN0QWxsUGF5b3V0c1Jlc3BvbnNlEikKB3BheW91dHMYASADKAsyGC5teXBheS5wYXlvdXRzLnYxLlBheW91dBIQCghoYXNfbW9yZRgCIAEoCCIyChRBcHByb3ZlUGF5b3V0UmVxdWVzdBIKCgJpZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiQQoVQXBwcm92ZVBheW91dFJlc3BvbnNlEigKBnBheW91dBgBIAEoCzIYLm15cGF5LnBheW91dHMudjEuUGF5b3V0IjEKE1JlamVjdFBheW91dFJlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIkAKFFJlamVjdFBheW91dFJlc3BvbnNlEigKBnBheW91dBgBIAEoCzIYLm15cGF5LnBheW91dHMudjEuUGF5b3V0IjAKElJlbGVhc2VIb2xkUmVxdWVzdBIKCgJpZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiPwoTUmVsZWFzZUhvbGRSZXNwb25zZRIoCgZwYXlvdXQYASABKAsyGC5teXBheS5wYXlvdXRzLnYxLlBheW91dCItCg9GYWlsSG9sZFJlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIjwKEEZhaWxIb2xkUmVzcG9uc2USKAoGcGF5b3V0GAEgASgLMhgubXlwYXkucGF5b3V0cy52MS5QYXlvdXQqiQIKDFBheW91dFN0YXR1cxIdChlQQVlPVVRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVUEFZT1VUX1NUQVRVU19QRU5ESU5HEAESHAoYUEFZT1VUX1NUQVRVU19QUk9DRVNTSU5HEAISGQoVUEFZT1VUX1NUQVRVU19TVUNDRVNTEAMSGAoUUEFZT1VUX1NUQVRVU19GQUlMRUQQBBIXChNQQVlPVVRfU1RBVFVTX1JFVFJZEAUSGQoVUEFZT1VUX1NUQVRVU19PTl9IT0xEEAYSGwoXUEFZT1VUX1NUQVRVU19JTl9SRVZJRVcQBxIbChdQQVlPVVRfU1RBVFVTX0NBTkNFTExFRBAIKk4KD0Rlc3RpbmF0aW9uVHlwZRIgChxERVNUSU5BVElPTl9UWVBFX1VOU1BFQ0lGSUVEEAASGQoVREVTVElOQVRJT05fVFlQRV9CQU5LEAEy6gMKDVBheW91dFNlcnZpY2USXQoMQ3JlYXRlUGF5b3V0EiUubXlwYXkucGF5b3V0cy52MS5DcmVhdGVQYXlvdXRSZXF1ZXN0GiYubXlwYXkucGF5b3V0cy52MS5DcmVhdGVQYXlvdXRSZXNwb25zZRJUCglHZXRQYXlvdXQSIi5teXBheS5wYXlvdXRzLnYxLkdldFBheW91dFJlcXVlc3QaIy5teXBheS5wYXlvdXRzLnYxLkdldFBheW91dFJlc3BvbnNlEloKC0xpc3RQYXlvdXRzEiQubXlwYXkucGF5b3V0cy52MS5MaXN0UGF5b3V0c1JlcXVlc3QaJS5teXBheS5wYXlvdXRzLnYxLkxpc3RQYXlvdXRzUmVzcG9uc2USXQoMQ2FuY2VsUGF5b3V0EiUubXlwYXkucGF5b3V0cy52MS5DYW5jZWxQYXlvdXRSZXF1ZXN0GiYubXlwYXkucGF5b3V0cy52MS5DYW5jZWxQYXlvdXRSZXNwb25zZRJpChBHZXRQYXlvdXRIaXN0b3J5EikubXlwYXkucGF5b3V0cy52MS5HZXRQYXlvdXRIaXN0b3J5UmVxdWVzdBoqLm15cGF5LnBheW91dHMudjEuR2V0UGF5b3V0SGlzdG9yeVJlc3BvbnNlMukDChJQYXlvdXRBZG1pblNlcnZpY2USYwoOTGlzdEFsbFBheW91dHMSJy5teXBheS5wYXlvdXRzLnYxLkxpc3RBbGxQYXlvdXRzUmVxdWVzdBooLm15cGF5LnBheW91dHMudjEuTGlzdEFsbFBheW91dHNSZXNwb25zZRJgCg1BcHByb3ZlUGF5b3V0EiYubXlwYXkucGF5b3V0cy52MS5BcHByb3ZlUGF5b3V0UmVxdWVzdBonLm15cGF5LnBheW91dHMudjEuQXBwcm92ZVBheW91dFJlc3BvbnNlEl0KDFJlamVjdFBheW91dBIlLm15cGF5LnBheW91dHMudjEuUmVqZWN0UGF5b3V0UmVxdWVzdBomLm15cGF5LnBheW91dHMudjEuUmVqZWN0UGF5b3V0UmVzcG9uc2USWgoLUmVsZWFzZUhvbGQSJC5teXBheS5wYXlvdXRzLnYxLlJlbGVhc2VIb2xkUmVxdWVzdBolLm15cGF5LnBheW91dHMudjEuUmVsZWFzZUhvbGRSZXNwb25zZRJRCghGYWlsSG9sZBIhLm15cGF5LnBheW91dHMudjEuRmFpbEhvbGRSZXF1ZXN0GiIubXlwYXkucGF5b3V0cy52MS5GYWlsSG9sZFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_mypay_common_v1_money, file_mypay_common_v1_paging]);
+  fileDesc("Ch5teXBheS9wYXlvdXRzL3YxL3BheW91dHMucHJvdG8SEG15cGF5LnBheW91dHMudjEitAQKBlBheW91dBIKCgJpZBgBIAEoCRITCgttZXJjaGFudF9pZBgCIAEoCRIaChJtZXJjaGFudF9yZWZlcmVuY2UYAyABKAkSJgoGYW1vdW50GAQgASgLMhYubXlwYXkuY29tbW9uLnYxLk1vbmV5Ei4KBnN0YXR1cxgFIAEoDjIeLm15cGF5LnBheW91dHMudjEuUGF5b3V0U3RhdHVzEjQKCWRlc3RfdHlwZRgGIAEoDjIhLm15cGF5LnBheW91dHMudjEuRGVzdGluYXRpb25UeXBlEhEKCWJhbmtfY29kZRgHIAEoCRIWCg5hY2NvdW50X251bWJlchgIIAEoCRIVCg1hY2NvdW50X3RpdGxlGAkgASgJEhUKDXBzcF9yZWZlcmVuY2UYCiABKAkSFAoMZmFpbHVyZV9jb2RlGAsgASgJEhcKD2ZhaWx1cmVfbWVzc2FnZRgMIAEoCRIQCghhdHRlbXB0cxgNIAEoBRIuCgpjcmVhdGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxwcm9jZXNzZWRfYXQYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD25leHRfYXR0ZW1wdF9hdBgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiswEKEFBheW91dFRyYW5zaXRpb24SLAoEZnJvbRgBIAEoDjIeLm15cGF5LnBheW91dHMudjEuUGF5b3V0U3RhdHVzEioKAnRvGAIgASgOMh4ubXlwYXkucGF5b3V0cy52MS5QYXlvdXRTdGF0dXMSDgoGcmVhc29uGAMgASgJEg0KBWFjdG9yGAQgASgJEiYKAmF0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKnAQoMUGF5b3V0RmlsdGVyEjAKCHN0YXR1c2VzGAEgAygOMh4ubXlwYXkucGF5b3V0cy52MS5QYXlvdXRTdGF0dXMSMQoNY3JlYXRlZF9hZnRlchgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlZF9iZWZvcmUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIuoBChNDcmVhdGVQYXlvdXRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRIaChJtZXJjaGFudF9yZWZlcmVuY2UYAiABKAkSJgoGYW1vdW50GAMgASgLMhYubXlwYXkuY29tbW9uLnYxLk1vbmV5EjQKCWRlc3RfdHlwZRgEIAEoDjIhLm15cGF5LnBheW91dHMudjEuRGVzdGluYXRpb25UeXBlEhEKCWJhbmtfY29kZRgFIAEoCRIWCg5hY2NvdW50X251bWJlchgGIAEoCRIVCg1hY2NvdW50X3RpdGxlGAcgASgJIlIKFENyZWF0ZVBheW91dFJlc3BvbnNlEigKBnBheW91dBgBIAEoCzIYLm15cGF5LnBheW91dHMudjEuUGF5b3V0EhAKCHJlcGxheWVkGAIgASgIIh4KEEdldFBheW91dFJlcXVlc3QSCgoCaWQYASABKAkiPQoRR2V0UGF5b3V0UmVzcG9uc2USKAoGcGF5b3V0GAEgASgLMhgubXlwYXkucGF5b3V0cy52MS5QYXlvdXQiJQoWQmF0Y2hHZXRQYXlvdXRzUmVxdWVzdBILCgNpZHMYASADKAkiRAoXQmF0Y2hHZXRQYXlvdXRzUmVzcG9uc2USKQoHcGF5b3V0cxgBIAMoCzIYLm15cGF5LnBheW91dHMudjEuUGF5b3V0InAKEkxpc3RQYXlvdXRzUmVxdWVzdBIuCgZmaWx0ZXIYASABKAsyHi5teXBheS5wYXlvdXRzLnYxLlBheW91dEZpbHRlchIqCgRwYWdlGAIgASgLMhwubXlwYXkuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0IlIKE0xpc3RQYXlvdXRzUmVzcG9uc2USKQoHcGF5b3V0cxgBIAMoCzIYLm15cGF5LnBheW91dHMudjEuUGF5b3V0EhAKCGhhc19tb3JlGAIgASgIIjEKE0NhbmNlbFBheW91dFJlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIkAKFENhbmNlbFBheW91dFJlc3BvbnNlEigKBnBheW91dBgBIAEoCzIYLm15cGF5LnBheW91dHMudjEuUGF5b3V0IiUKF0dldFBheW91dEhpc3RvcnlSZXF1ZXN0EgoKAmlkGAEgASgJIlMKGEdldFBheW91dEhpc3RvcnlSZXNwb25zZRI3Cgt0cmFuc2l0aW9ucxgBIAMoCzIiLm15cGF5LnBheW91dHMudjEuUGF5b3V0VHJhbnNpdGlvbiKIAQoVTGlzdEFsbFBheW91dHNSZXF1ZXN0EhMKC21lcmNoYW50X2lkGAEgASgJEi4KBmZpbHRlchgCIAEoCzIeLm15cGF5LnBheW91dHMudjEuUGF5b3V0RmlsdGVyEioKBHBhZ2UYAyABKAsyHC5teXBheS5jb21tb24udjEuUGFnZVJlcXVlc3QiVQoWTGlzdEFsbFBheW91dHNSZXNwb25zZRIpCgdwYXlvdXRzGAEgAygLMhgubXlwYXkucGF5b3V0cy52MS5QYXlvdXQSEAoIaGFzX21vcmUYAiABKAgiMgoUQXBwcm92ZVBheW91dFJlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIkEKFUFwcHJvdmVQYXlvdXRSZXNwb25zZRIoCgZwYXlvdXQYASABKAsyGC5teXBheS5wYXlvdXRzLnYxLlBheW91dCIxChNSZWplY3RQYXlvdXRSZXF1ZXN0EgoKAmlkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJAChRSZWplY3RQYXlvdXRSZXNwb25zZRIoCgZwYXlvdXQYASABKAsyGC5teXBheS5wYXlvdXRzLnYxLlBheW91dCIwChJSZWxlYXNlSG9sZFJlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIj8KE1JlbGVhc2VIb2xkUmVzcG9uc2USKAoGcGF5b3V0GAEgASgLMhgubXlwYXkucGF5b3V0cy52MS5QYXlvdXQiLQoPRmFpbEhvbGRSZXF1ZXN0EgoKAmlkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSI8ChBGYWlsSG9sZFJlc3BvbnNlEigKBnBheW91dBgBIAEoCzIYLm15cGF5LnBheW91dHMudjEuUGF5b3V0KokCCgxQYXlvdXRTdGF0dXMSHQoZUEFZT1VUX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFVBBWU9VVF9TVEFUVVNfUEVORElORxABEhwKGFBBWU9VVF9TVEFUVVNfUFJPQ0VTU0lORxACEhkKFVBBWU9VVF9TVEFUVVNfU1VDQ0VTUxADEhgKFFBBWU9VVF9TVEFUVVNfRkFJTEVEEAQSFwoTUEFZT1VUX1NUQVRVU19SRVRSWRAFEhkKFVBBWU9VVF9TVEFUVVNfT05fSE9MRBAGEhsKF1BBWU9VVF9TVEFUVVNfSU5fUkVWSUVXEAcSGwoXUEFZT1VUX1NUQVRVU19DQU5DRUxMRUQQCCpOCg9EZXN0aW5hdGlvblR5cGUSIAocREVTVElOQVRJT05fVFlQRV9VTlNQRUNJRklFRBAAEhkKFURFU1RJTkFUSU9OX1RZUEVfQkFOSxABMuoDCg1QYXlvdXRTZXJ2aWNlEl0KDENyZWF0ZVBheW91dBIlLm15cGF5LnBheW91dHMudjEuQ3JlYXRlUGF5b3V0UmVxdWVzdBomLm15cGF5LnBheW91dHMudjEuQ3JlYXRlUGF5b3V0UmVzcG9uc2USVAoJR2V0UGF5b3V0EiIubXlwYXkucGF5b3V0cy52MS5HZXRQYXlvdXRSZXF1ZXN0GiMubXlwYXkucGF5b3V0cy52MS5HZXRQYXlvdXRSZXNwb25zZRJaCgtMaXN0UGF5b3V0cxIkLm15cGF5LnBheW91dHMudjEuTGlzdFBheW91dHNSZXF1ZXN0GiUubXlwYXkucGF5b3V0cy52MS5MaXN0UGF5b3V0c1Jlc3BvbnNlEl0KDENhbmNlbFBheW91dBIlLm15cGF5LnBheW91dHMudjEuQ2FuY2VsUGF5b3V0UmVxdWVzdBomLm15cGF5LnBheW91dHMudjEuQ2FuY2VsUGF5b3V0UmVzcG9uc2USaQoQR2V0UGF5b3V0SGlzdG9yeRIpLm15cGF5LnBheW91dHMudjEuR2V0UGF5b3V0SGlzdG9yeVJlcXVlc3QaKi5teXBheS5wYXlvdXRzLnYxLkdldFBheW91dEhpc3RvcnlSZXNwb25zZTJ8ChJQYXlvdXRCYXRjaFNlcnZpY2USZgoPQmF0Y2hHZXRQYXlvdXRzEigubXlwYXkucGF5b3V0cy52MS5CYXRjaEdldFBheW91dHNSZXF1ZXN0GikubXlwYXkucGF5b3V0cy52MS5CYXRjaEdldFBheW91dHNSZXNwb25zZTLpAwoSUGF5b3V0QWRtaW5TZXJ2aWNlEmMKDkxpc3RBbGxQYXlvdXRzEicubXlwYXkucGF5b3V0cy52MS5MaXN0QWxsUGF5b3V0c1JlcXVlc3QaKC5teXBheS5wYXlvdXRzLnYxLkxpc3RBbGxQYXlvdXRzUmVzcG9uc2USYAoNQXBwcm92ZVBheW91dBImLm15cGF5LnBheW91dHMudjEuQXBwcm92ZVBheW91dFJlcXVlc3QaJy5teXBheS5wYXlvdXRzLnYxLkFwcHJvdmVQYXlvdXRSZXNwb25zZRJdCgxSZWplY3RQYXlvdXQSJS5teXBheS5wYXlvdXRzLnYxLlJlamVjdFBheW91dFJlcXVlc3QaJi5teXBheS5wYXlvdXRzLnYxLlJlamVjdFBheW91dFJlc3BvbnNlEloKC1JlbGVhc2VIb2xkEiQubXlwYXkucGF5b3V0cy52MS5SZWxlYXNlSG9sZFJlcXVlc3QaJS5teXBheS5wYXlvdXRzLnYxLlJlbGVhc2VIb2xkUmVzcG9uc2USUQoIRmFpbEhvbGQSIS5teXBheS5wYXlvdXRzLnYxLkZhaWxIb2xkUmVxdWVzdBoiLm15cGF5LnBheW91dHMudjEuRmFpbEhvbGRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_mypay_common_v1_money, file_mypay_common_v1_paging]);
 
 /**
  * @generated from message mypay.payouts.v1.Payout
@@ -294,6 +294,40 @@ export const GetPayoutResponseSchema: GenMessage<GetPayoutResponse> = /*@__PURE_
   messageDesc(file_mypay_payouts_v1_payouts, 6);
 
 /**
+ * @generated from message mypay.payouts.v1.BatchGetPayoutsRequest
+ */
+export type BatchGetPayoutsRequest = Message<"mypay.payouts.v1.BatchGetPayoutsRequest"> & {
+  /**
+   * @generated from field: repeated string ids = 1;
+   */
+  ids: string[];
+};
+
+/**
+ * Describes the message mypay.payouts.v1.BatchGetPayoutsRequest.
+ * Use `create(BatchGetPayoutsRequestSchema)` to create a new message.
+ */
+export const BatchGetPayoutsRequestSchema: GenMessage<BatchGetPayoutsRequest> = /*@__PURE__*/
+  messageDesc(file_mypay_payouts_v1_payouts, 7);
+
+/**
+ * @generated from message mypay.payouts.v1.BatchGetPayoutsResponse
+ */
+export type BatchGetPayoutsResponse = Message<"mypay.payouts.v1.BatchGetPayoutsResponse"> & {
+  /**
+   * @generated from field: repeated mypay.payouts.v1.Payout payouts = 1;
+   */
+  payouts: Payout[];
+};
+
+/**
+ * Describes the message mypay.payouts.v1.BatchGetPayoutsResponse.
+ * Use `create(BatchGetPayoutsResponseSchema)` to create a new message.
+ */
+export const BatchGetPayoutsResponseSchema: GenMessage<BatchGetPayoutsResponse> = /*@__PURE__*/
+  messageDesc(file_mypay_payouts_v1_payouts, 8);
+
+/**
  * @generated from message mypay.payouts.v1.ListPayoutsRequest
  */
 export type ListPayoutsRequest = Message<"mypay.payouts.v1.ListPayoutsRequest"> & {
@@ -313,7 +347,7 @@ export type ListPayoutsRequest = Message<"mypay.payouts.v1.ListPayoutsRequest"> 
  * Use `create(ListPayoutsRequestSchema)` to create a new message.
  */
 export const ListPayoutsRequestSchema: GenMessage<ListPayoutsRequest> = /*@__PURE__*/
-  messageDesc(file_mypay_payouts_v1_payouts, 7);
+  messageDesc(file_mypay_payouts_v1_payouts, 9);
 
 /**
  * @generated from message mypay.payouts.v1.ListPayoutsResponse
@@ -335,7 +369,7 @@ export type ListPayoutsResponse = Message<"mypay.payouts.v1.ListPayoutsResponse"
  * Use `create(ListPayoutsResponseSchema)` to create a new message.
  */
 export const ListPayoutsResponseSchema: GenMessage<ListPayoutsResponse> = /*@__PURE__*/
-  messageDesc(file_mypay_payouts_v1_payouts, 8);
+  messageDesc(file_mypay_payouts_v1_payouts, 10);
 
 /**
  * @generated from message mypay.payouts.v1.CancelPayoutRequest
@@ -357,7 +391,7 @@ export type CancelPayoutRequest = Message<"mypay.payouts.v1.CancelPayoutRequest"
  * Use `create(CancelPayoutRequestSchema)` to create a new message.
  */
 export const CancelPayoutRequestSchema: GenMessage<CancelPayoutRequest> = /*@__PURE__*/
-  messageDesc(file_mypay_payouts_v1_payouts, 9);
+  messageDesc(file_mypay_payouts_v1_payouts, 11);
 
 /**
  * @generated from message mypay.payouts.v1.CancelPayoutResponse
@@ -374,7 +408,7 @@ export type CancelPayoutResponse = Message<"mypay.payouts.v1.CancelPayoutRespons
  * Use `create(CancelPayoutResponseSchema)` to create a new message.
  */
 export const CancelPayoutResponseSchema: GenMessage<CancelPayoutResponse> = /*@__PURE__*/
-  messageDesc(file_mypay_payouts_v1_payouts, 10);
+  messageDesc(file_mypay_payouts_v1_payouts, 12);
 
 /**
  * @generated from message mypay.payouts.v1.GetPayoutHistoryRequest
@@ -391,7 +425,7 @@ export type GetPayoutHistoryRequest = Message<"mypay.payouts.v1.GetPayoutHistory
  * Use `create(GetPayoutHistoryRequestSchema)` to create a new message.
  */
 export const GetPayoutHistoryRequestSchema: GenMessage<GetPayoutHistoryRequest> = /*@__PURE__*/
-  messageDesc(file_mypay_payouts_v1_payouts, 11);
+  messageDesc(file_mypay_payouts_v1_payouts, 13);
 
 /**
  * @generated from message mypay.payouts.v1.GetPayoutHistoryResponse
@@ -408,7 +442,7 @@ export type GetPayoutHistoryResponse = Message<"mypay.payouts.v1.GetPayoutHistor
  * Use `create(GetPayoutHistoryResponseSchema)` to create a new message.
  */
 export const GetPayoutHistoryResponseSchema: GenMessage<GetPayoutHistoryResponse> = /*@__PURE__*/
-  messageDesc(file_mypay_payouts_v1_payouts, 12);
+  messageDesc(file_mypay_payouts_v1_payouts, 14);
 
 /**
  * @generated from message mypay.payouts.v1.ListAllPayoutsRequest
@@ -437,7 +471,7 @@ export type ListAllPayoutsRequest = Message<"mypay.payouts.v1.ListAllPayoutsRequ
  * Use `create(ListAllPayoutsRequestSchema)` to create a new message.
  */
 export const ListAllPayoutsRequestSchema: GenMessage<ListAllPayoutsRequest> = /*@__PURE__*/
-  messageDesc(file_mypay_payouts_v1_payouts, 13);
+  messageDesc(file_mypay_payouts_v1_payouts, 15);
 
 /**
  * @generated from message mypay.payouts.v1.ListAllPayoutsResponse
@@ -459,7 +493,7 @@ export type ListAllPayoutsResponse = Message<"mypay.payouts.v1.ListAllPayoutsRes
  * Use `create(ListAllPayoutsResponseSchema)` to create a new message.
  */
 export const ListAllPayoutsResponseSchema: GenMessage<ListAllPayoutsResponse> = /*@__PURE__*/
-  messageDesc(file_mypay_payouts_v1_payouts, 14);
+  messageDesc(file_mypay_payouts_v1_payouts, 16);
 
 /**
  * @generated from message mypay.payouts.v1.ApprovePayoutRequest
@@ -481,7 +515,7 @@ export type ApprovePayoutRequest = Message<"mypay.payouts.v1.ApprovePayoutReques
  * Use `create(ApprovePayoutRequestSchema)` to create a new message.
  */
 export const ApprovePayoutRequestSchema: GenMessage<ApprovePayoutRequest> = /*@__PURE__*/
-  messageDesc(file_mypay_payouts_v1_payouts, 15);
+  messageDesc(file_mypay_payouts_v1_payouts, 17);
 
 /**
  * @generated from message mypay.payouts.v1.ApprovePayoutResponse
@@ -498,7 +532,7 @@ export type ApprovePayoutResponse = Message<"mypay.payouts.v1.ApprovePayoutRespo
  * Use `create(ApprovePayoutResponseSchema)` to create a new message.
  */
 export const ApprovePayoutResponseSchema: GenMessage<ApprovePayoutResponse> = /*@__PURE__*/
-  messageDesc(file_mypay_payouts_v1_payouts, 16);
+  messageDesc(file_mypay_payouts_v1_payouts, 18);
 
 /**
  * @generated from message mypay.payouts.v1.RejectPayoutRequest
@@ -522,7 +556,7 @@ export type RejectPayoutRequest = Message<"mypay.payouts.v1.RejectPayoutRequest"
  * Use `create(RejectPayoutRequestSchema)` to create a new message.
  */
 export const RejectPayoutRequestSchema: GenMessage<RejectPayoutRequest> = /*@__PURE__*/
-  messageDesc(file_mypay_payouts_v1_payouts, 17);
+  messageDesc(file_mypay_payouts_v1_payouts, 19);
 
 /**
  * @generated from message mypay.payouts.v1.RejectPayoutResponse
@@ -539,7 +573,7 @@ export type RejectPayoutResponse = Message<"mypay.payouts.v1.RejectPayoutRespons
  * Use `create(RejectPayoutResponseSchema)` to create a new message.
  */
 export const RejectPayoutResponseSchema: GenMessage<RejectPayoutResponse> = /*@__PURE__*/
-  messageDesc(file_mypay_payouts_v1_payouts, 18);
+  messageDesc(file_mypay_payouts_v1_payouts, 20);
 
 /**
  * @generated from message mypay.payouts.v1.ReleaseHoldRequest
@@ -561,7 +595,7 @@ export type ReleaseHoldRequest = Message<"mypay.payouts.v1.ReleaseHoldRequest"> 
  * Use `create(ReleaseHoldRequestSchema)` to create a new message.
  */
 export const ReleaseHoldRequestSchema: GenMessage<ReleaseHoldRequest> = /*@__PURE__*/
-  messageDesc(file_mypay_payouts_v1_payouts, 19);
+  messageDesc(file_mypay_payouts_v1_payouts, 21);
 
 /**
  * @generated from message mypay.payouts.v1.ReleaseHoldResponse
@@ -578,7 +612,7 @@ export type ReleaseHoldResponse = Message<"mypay.payouts.v1.ReleaseHoldResponse"
  * Use `create(ReleaseHoldResponseSchema)` to create a new message.
  */
 export const ReleaseHoldResponseSchema: GenMessage<ReleaseHoldResponse> = /*@__PURE__*/
-  messageDesc(file_mypay_payouts_v1_payouts, 20);
+  messageDesc(file_mypay_payouts_v1_payouts, 22);
 
 /**
  * @generated from message mypay.payouts.v1.FailHoldRequest
@@ -602,7 +636,7 @@ export type FailHoldRequest = Message<"mypay.payouts.v1.FailHoldRequest"> & {
  * Use `create(FailHoldRequestSchema)` to create a new message.
  */
 export const FailHoldRequestSchema: GenMessage<FailHoldRequest> = /*@__PURE__*/
-  messageDesc(file_mypay_payouts_v1_payouts, 21);
+  messageDesc(file_mypay_payouts_v1_payouts, 23);
 
 /**
  * @generated from message mypay.payouts.v1.FailHoldResponse
@@ -619,7 +653,7 @@ export type FailHoldResponse = Message<"mypay.payouts.v1.FailHoldResponse"> & {
  * Use `create(FailHoldResponseSchema)` to create a new message.
  */
 export const FailHoldResponseSchema: GenMessage<FailHoldResponse> = /*@__PURE__*/
-  messageDesc(file_mypay_payouts_v1_payouts, 22);
+  messageDesc(file_mypay_payouts_v1_payouts, 24);
 
 /**
  * @generated from enum mypay.payouts.v1.PayoutStatus
@@ -770,6 +804,28 @@ export const PayoutService: GenService<{
   serviceDesc(file_mypay_payouts_v1_payouts, 0);
 
 /**
+ * Internal reads for the gateway, which coalesces concurrent GetPayout calls of one merchant into one
+ * call here (one indexed query for the lot). Never exposed through the gateway. The merchant is bound
+ * by the `mypay-merchant-id` header, as for PayoutService.
+ *
+ * @generated from service mypay.payouts.v1.PayoutBatchService
+ */
+export const PayoutBatchService: GenService<{
+  /**
+   * The payouts among `ids` that belong to the caller's merchant, in no particular order; ids that are
+   * unknown or another merchant's are simply absent. INVALID_ARGUMENT past 1000 ids.
+   *
+   * @generated from rpc mypay.payouts.v1.PayoutBatchService.BatchGetPayouts
+   */
+  batchGetPayouts: {
+    methodKind: "unary";
+    input: typeof BatchGetPayoutsRequestSchema;
+    output: typeof BatchGetPayoutsResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_mypay_payouts_v1_payouts, 1);
+
+/**
  * Operations staff only (the gateway exposes it to the admin key, never to merchants). Acts on any
  * merchant's payouts; the `mypay-actor` header names who acted, for the audit trail.
  *
@@ -827,5 +883,5 @@ export const PayoutAdminService: GenService<{
     output: typeof FailHoldResponseSchema;
   },
 }> = /*@__PURE__*/
-  serviceDesc(file_mypay_payouts_v1_payouts, 1);
+  serviceDesc(file_mypay_payouts_v1_payouts, 2);
 
