@@ -45,11 +45,14 @@ export class ServiceSet {
     return `http://127.0.0.1:${this.ports[name]}`;
   }
 
-  /** Starts a service and resolves once its /readyz answers 200. */
-  async start(name: ServiceName): Promise<void> {
+  /**
+   * Starts a service and resolves once its /readyz answers 200. `env` overrides the set's environment
+   * for this process only (e.g. to route one service through a fault-injecting proxy).
+   */
+  async start(name: ServiceName, env: Record<string, string> = {}): Promise<void> {
     const child = spawn(process.execPath, [resolve(root, "services", name, "src", "main.ts")], {
       cwd: root,
-      env: this.#env,
+      env: { ...this.#env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.#running.set(name, child);
