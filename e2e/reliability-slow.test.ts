@@ -7,6 +7,7 @@ import { type DelayProxy, startDelayProxy } from "./delay-proxy.ts";
 import { eventually } from "./mesh.ts";
 import { recordFigures } from "./reliability-summary.ts";
 import { type Answer, createMerchant, payoutBody, pool, RestClient } from "./rest-client.ts";
+import { leakedSecrets } from "./secret-scan.ts";
 import { ServiceSet } from "./services.ts";
 
 /**
@@ -58,6 +59,8 @@ describe(`reliability: slow ledger and slow database on ${engine}`, () => {
 
   afterAll(async () => {
     await services?.stopAll();
+    // Timeouts and outages are where error logs carry requests and connection details.
+    expect(leakedSecrets(services?.output ?? [], [])).toEqual([]);
     await ledgerProxy?.close();
     await dbProxy?.close();
     await dropTestDatabases(storage);

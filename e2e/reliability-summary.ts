@@ -47,7 +47,7 @@ export function summaryTable(file: string): string | undefined {
   for (const row of rows) {
     for (const k of ["faults", "payouts", "invariants", "fiveXx", "lost"] as const) total[k] += row[k];
   }
-  const header = ["test", "faults injected", "payouts checked", "invariants checked", "5xx", "lost"];
+  const header = ["test", "faults injected", "payouts checked", "invariants checked", "unexpected 5xx", "lost"];
   const cells = [...rows, total].map((r) => [
     r.test,
     String(r.faults),
