@@ -1,10 +1,10 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { freePort } from "@mypay/kit";
-import { createConnection } from "mysql2/promise";
 
 const SERVER_BINARIES = ["/usr/sbin/mariadbd", "/usr/sbin/mysqld"];
 const INSTALLERS = ["mariadb-install-db", "mysql_install_db"];
@@ -19,6 +19,20 @@ export interface PrivateMariadb {
   start(): Promise<void>;
   /** Kills the server and removes its data directory. */
   destroy(): Promise<void>;
+}
+
+/** Whether a server on `port` sends its protocol greeting (it does so only once it takes clients). */
+function greets(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = createConnection({ host: "127.0.0.1", port });
+    const finish = (ok: boolean) => {
+      socket.destroy();
+      done(ok);
+    };
+    socket.once("data", () => finish(true));
+    socket.once("error", () => finish(false));
+    socket.setTimeout(2_000, () => finish(false));
+  });
 }
 
 /** Why a private server cannot run here, or undefined when it can. */
@@ -86,14 +100,9 @@ export async function startPrivateMariadb(): Promise<PrivateMariadb> {
     const deadline = Date.now() + 60_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`${binary} exited with ${child.exitCode} (see ${dir}/error.log)`);
-      try {
-        const conn = await createConnection(url);
-        await conn.end();
-        return;
-      } catch {
-        if (Date.now() > deadline) throw new Error(`private MariaDB not accepting connections in 60 s`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      if (await greets(port)) return;
+      if (Date.now() > deadline) throw new Error("private MariaDB not accepting connections in 60 s");
+      await new Promise((r) => setTimeout(r, 100));
     }
   };
   await start();
