@@ -1,15 +1,22 @@
 import { createServer, type Server } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { dropTestDatabases, freePort, testStorage } from "@mypay/kit";
+import { HoldStatus } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { verifyWebhook } from "@mypay/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectInvariants, holdStatus, ledgerAt } from "./books.ts";
+import { recordFigures } from "./reliability-summary.ts";
+import { pool } from "./rest-client.ts";
+import { leakedSecrets } from "./secret-scan.ts";
 import { SERVICE_NAMES, ServiceSet } from "./services.ts";
 
 /**
- * Chaos: a steady load of creates while each service in turn is SIGKILLed and restarted. Clients
- * behave like real ones: on a 5xx or a broken connection they retry with the same idempotency key.
- * Afterwards every payout must be in its correct final state, the money must add up exactly, and
- * every final state must have reached the webhook receiver with a valid signature.
+ * Chaos: a steady load of creates across every sandbox scenario while each service in turn is
+ * SIGKILLed and restarted. Clients behave like real ones: on a 5xx or a broken connection they retry
+ * with the same idempotency key. Afterwards every payout must be in its correct final (or expected
+ * non-final) state with its hold captured, released or still locked accordingly, the ledger must
+ * prove its invariants, the money must add up exactly, no payout may exist that no client learned
+ * of, and every final state must have reached the webhook receiver with a valid signature.
  * `CHAOS_SECONDS` sets the length of the load (20 s by default; `npm run test:chaos` runs longer).
  */
 const API_KEY = "mypay_test_sandbox_4f7c2a9e1b3d5f60";
@@ -17,9 +24,26 @@ const LOAD_MS = 1000 * Number(process.env.CHAOS_SECONDS ?? 20);
 const storage = testStorage();
 const engine = storage.DATABASE_URL ? "MariaDB/MySQL" : "embedded SQLite";
 
+type Expected = "SUCCESS" | "FAILED" | "PENDING" | "ON_HOLD" | "IN_REVIEW";
+
+/** The sandbox scenarios, by account suffix and amount, and where each must end. */
+const SCENARIOS: { suffix: string; amount: string; expected: Expected; hold: HoldStatus }[] = [
+  { suffix: "0001", amount: "10.00", expected: "SUCCESS", hold: HoldStatus.CAPTURED },
+  { suffix: "0002", amount: "10.00", expected: "SUCCESS", hold: HoldStatus.CAPTURED }, // RETRY first
+  { suffix: "0003", amount: "10.00", expected: "FAILED", hold: HoldStatus.RELEASED },
+  { suffix: "0004", amount: "10.00", expected: "PENDING", hold: HoldStatus.PENDING }, // the bank never answers
+  { suffix: "0005", amount: "10.00", expected: "ON_HOLD", hold: HoldStatus.PENDING },
+  { suffix: "9999", amount: "10.00", expected: "SUCCESS", hold: HoldStatus.CAPTURED },
+  { suffix: "0001", amount: "60.00", expected: "IN_REVIEW", hold: HoldStatus.PENDING }, // over REVIEW_THRESHOLD
+  { suffix: "0001", amount: "10.00", expected: "SUCCESS", hold: HoldStatus.CAPTURED },
+];
+/** States a payout may pass through on its way to the expected one. */
+const ON_THE_WAY = ["PENDING", "PROCESSING", "RETRY"];
+
 interface Outcome {
   key: string;
-  expected: "SUCCESS" | "FAILED";
+  scenario: (typeof SCENARIOS)[number];
+  expected: Expected;
   id?: string;
   /** Every status the client saw before it got its answer (5xx and network errors included). */
   seen: string[];
@@ -69,6 +93,7 @@ describe(`chaos on ${engine}: SIGKILL each service under load`, () => {
       NOTIFIER_RETRY_SCHEDULE: "0s,500ms,1s,1s,2s,2s,5s,5s,5s,5s",
       NOTIFIER_TIMEOUT_MS: "3000",
       SHUTDOWN_TIMEOUT_MS: "3000",
+      REVIEW_THRESHOLD: "50.00",
     });
     await services.startAll();
     const res = await gateway("/api/v1/webhook-endpoints", {
@@ -81,20 +106,21 @@ describe(`chaos on ${engine}: SIGKILL each service under load`, () => {
 
   afterAll(async () => {
     await services?.stopAll();
+    // Crashes and restarts are where error logs carry requests and connection details.
+    expect(leakedSecrets(services?.output ?? [], [API_KEY, secret])).toEqual([]);
     receiver?.close();
     await dropTestDatabases(storage);
   });
 
   /** Creates one payout like a careful client: retries 5xx and network errors with the same key. */
   async function createUntilAnswered(outcome: Outcome): Promise<void> {
-    const suffix = outcome.expected === "SUCCESS" ? "0001" : "0003";
     const body = JSON.stringify({
       merchantReference: outcome.key,
-      amount: "10.00",
+      amount: outcome.scenario.amount,
       currency: "PKR",
       destType: "BANK",
       bankCode: "HBL",
-      accountNumber: `987654${suffix}`,
+      accountNumber: `987654${outcome.scenario.suffix}`,
       accountTitle: "Chaos",
     });
     for (let attempt = 0; attempt < 200; attempt++) {
@@ -130,11 +156,8 @@ describe(`chaos on ${engine}: SIGKILL each service under load`, () => {
     const load = Promise.all(
       Array.from({ length: 8 }, async (_, worker) => {
         for (let i = 0; Date.now() < endsAt; i++) {
-          const outcome: Outcome = {
-            key: `chaos-${worker}-${i}`,
-            expected: i % 4 === 3 ? "FAILED" : "SUCCESS",
-            seen: [],
-          };
+          const scenario = SCENARIOS[(worker + i) % SCENARIOS.length]!;
+          const outcome: Outcome = { key: `chaos-${worker}-${i}`, scenario, expected: scenario.expected, seen: [] };
           outcomes.push(outcome);
           await createUntilAnswered(outcome);
         }
@@ -160,7 +183,7 @@ describe(`chaos on ${engine}: SIGKILL each service under load`, () => {
     console.log(`[chaos] ${outcomes.length} payouts, kills: ${kills.join(", ")}`);
     expect(kills.length).toBeGreaterThanOrEqual(Math.min(4, Math.floor(LOAD_MS / 4000)));
 
-    // Every payout reaches its expected final state.
+    // Every payout reaches its expected final (or expected resting) state.
     const deadline = Date.now() + 90_000;
     const pending = new Set(outcomes);
     while (pending.size > 0 && Date.now() < deadline) {
@@ -169,36 +192,67 @@ describe(`chaos on ${engine}: SIGKILL each service under load`, () => {
         if (!res?.ok) continue;
         const payout = (await res.json()) as { status: string };
         if (payout.status === outcome.expected) pending.delete(outcome);
-        else expect(["PENDING", "PROCESSING", "RETRY"]).toContain(payout.status);
+        else expect(ON_THE_WAY, `${outcome.key} (${outcome.scenario.suffix})`).toContain(payout.status);
       }
       if (pending.size > 0) await sleep(500);
     }
     expect([...pending].map((o) => o.key)).toEqual([]);
 
-    // No duplicates: one payout per idempotency key.
-    expect(new Set(outcomes.map((o) => o.id)).size).toBe(outcomes.length);
+    // No duplicates: one payout per idempotency key; and no payout that no client learned of.
+    const known = new Set(outcomes.map((o) => o.id));
+    expect(known.size).toBe(outcomes.length);
+    const listed: string[] = [];
+    for (let after = ""; ; ) {
+      const res = await gateway(`/api/v1/payouts?limit=100${after ? `&startingAfter=${after}` : ""}`);
+      const page = (await res.json()) as { data: { id: string }[]; hasMore: boolean };
+      listed.push(...page.data.map((p) => p.id));
+      if (!page.hasMore) break;
+      after = listed.at(-1)!;
+    }
+    const orphans = listed.filter((id) => !known.has(id));
+    expect(orphans).toEqual([]);
+    expect(listed).toHaveLength(outcomes.length);
+    const retried = outcomes.filter((o) => o.seen.length > 1).length;
 
-    // The money adds up: every hold captured or released exactly once.
-    const succeeded = outcomes.filter((o) => o.expected === "SUCCESS").length;
-    const expectedBalance = (100_000_000 - succeeded * 1000) / 100;
+    // The money adds up: every hold captured, released or still locked as its payout says.
+    const minor = (amount: string) => Math.round(Number(amount) * 100);
+    const paid = outcomes.filter((o) => o.expected === "SUCCESS").reduce((n, o) => n + minor(o.scenario.amount), 0);
+    const locked = outcomes
+      .filter((o) => o.scenario.hold === HoldStatus.PENDING)
+      .reduce((n, o) => n + minor(o.scenario.amount), 0);
+    const expectedBalance = 100_000_000 - paid;
     const balanceDeadline = Date.now() + 60_000;
     let balance: Record<string, string> = {};
     while (Date.now() < balanceDeadline) {
       balance = (await (await gateway("/api/v1/balance")).json()) as Record<string, string>;
-      if (balance.locked === "0.00") break;
+      if (balance.locked === (locked / 100).toFixed(2)) break;
       await sleep(500);
     }
     expect(balance).toMatchObject({
-      balance: expectedBalance.toFixed(2),
-      locked: "0.00",
-      available: expectedBalance.toFixed(2),
+      balance: (expectedBalance / 100).toFixed(2),
+      locked: (locked / 100).toFixed(2),
+      available: ((expectedBalance - locked) / 100).toFixed(2),
     });
+    const ledger = ledgerAt(services.url("ledger"));
+    await pool(outcomes, 8, async (o) => expect(await holdStatus(ledger, o.id!), o.key).toBe(o.scenario.hold));
+    await expectInvariants(ledger);
 
     // Every final state was delivered (at least once), signed.
+    const final = outcomes.filter((o) => o.expected === "SUCCESS" || o.expected === "FAILED");
     const webhookDeadline = Date.now() + 60_000;
-    const undelivered = () => outcomes.filter((o) => finals.get(o.id!) !== o.expected);
+    const undelivered = () => final.filter((o) => finals.get(o.id!) !== o.expected);
     while (undelivered().length > 0 && Date.now() < webhookDeadline) await sleep(500);
     expect(undelivered().map((o) => o.key)).toEqual([]);
     expect(badSignatures).toBe(0);
+    console.log(
+      `[chaos] ${outcomes.length} payouts checked (${final.length} final, webhooks verified); ` +
+        `${retried} clients retried through a 5xx or a broken connection and learned their payout`,
+    );
+    recordFigures(`chaos: SIGKILL × ${kills.length}`, {
+      faults: kills.length,
+      payouts: outcomes.length,
+      invariants: 1,
+      lost: pending.size + orphans.length + undelivered().length,
+    });
   }, 300_000);
 });
