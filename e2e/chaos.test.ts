@@ -5,6 +5,7 @@ import { HoldStatus } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { verifyWebhook } from "@mypay/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectInvariants, holdStatus, ledgerAt } from "./books.ts";
+import { chaosSeconds } from "./reliability-settings.ts";
 import { recordFigures } from "./reliability-summary.ts";
 import { pool } from "./rest-client.ts";
 import { leakedSecrets } from "./secret-scan.ts";
@@ -20,7 +21,7 @@ import { SERVICE_NAMES, ServiceSet } from "./services.ts";
  * `CHAOS_SECONDS` sets the length of the load (20 s by default; `npm run test:chaos` runs longer).
  */
 const API_KEY = "mypay_test_sandbox_4f7c2a9e1b3d5f60";
-const LOAD_MS = 1000 * Number(process.env.CHAOS_SECONDS ?? 20);
+const LOAD_MS = 1000 * chaosSeconds;
 const storage = testStorage();
 const engine = storage.DATABASE_URL ? "MariaDB/MySQL" : "embedded SQLite";
 

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectInvariants, holdStatus, ledgerAt, settledBalance } from "./books.ts";
 import { eventually } from "./mesh.ts";
 import { type PrivateMariadb, privateMariadbUnavailable, startPrivateMariadb } from "./private-mariadb.ts";
+import { databaseLoadSeconds } from "./reliability-settings.ts";
 import { recordFigures } from "./reliability-summary.ts";
 import { createMerchant, payoutBody, pool, RestClient } from "./rest-client.ts";
 import { leakedSecrets } from "./secret-scan.ts";
@@ -18,7 +19,7 @@ import { SERVICE_NAMES, ServiceSet } from "./services.ts";
  */
 const onServer = Boolean(process.env.MYSQL_URL || process.env.DATABASE_URL);
 const missing = onServer ? privateMariadbUnavailable() : "SQLite run (set MYSQL_URL)";
-const LOAD_MS = 1000 * Number(process.env.RELIABILITY_DB_LOAD_SECONDS ?? 10);
+const LOAD_MS = 1000 * databaseLoadSeconds;
 const OUTAGE_MS = 2_000;
 
 if (missing) console.warn(`[reliability] SKIPPED database restart test: ${missing}`);

@@ -7,6 +7,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningMesh, startMesh } from "./mesh.ts";
 import { type RawAnswer, rawRequest } from "./raw-http.ts";
+import { fuzzRuns, fuzzSeed } from "./reliability-settings.ts";
 import { recordFigures } from "./reliability-summary.ts";
 import { ADMIN_KEY, SANDBOX_KEY } from "./rest-client.ts";
 
@@ -20,8 +21,8 @@ import { ADMIN_KEY, SANDBOX_KEY } from "./rest-client.ts";
  */
 const storage = testStorage();
 const engine = storage.DATABASE_URL ? "MariaDB/MySQL" : "embedded SQLite";
-const SEED = Number(process.env.RELIABILITY_FUZZ_SEED ?? Date.now() % 2 ** 31);
-const RUNS = Number(process.env.RELIABILITY_FUZZ_RUNS ?? 400);
+const SEED = fuzzSeed;
+const RUNS = fuzzRuns;
 /** RSS the gateway may gain over the whole run (allocator and JIT warm-up included). */
 const RSS_GROWTH_LIMIT = 96 * 1024 * 1024;
 
