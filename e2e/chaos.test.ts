@@ -178,7 +178,13 @@ describe(`chaos on ${engine}: SIGKILL each service under load`, () => {
     try {
       await Promise.all([load, chaos]);
     } catch (err) {
-      console.error(`[chaos] kills so far: ${kills.join(", ")}\n${services.output.slice(-40).join("\n")}`);
+      const tails = SERVICE_NAMES.map((name) =>
+        services.output
+          .filter((line) => line.startsWith(`[${name}]`))
+          .slice(-15)
+          .join("\n"),
+      );
+      console.error(`[chaos] kills so far: ${kills.join(", ")}\n${tails.join("\n")}`);
       throw err;
     }
     console.log(`[chaos] ${outcomes.length} payouts, kills: ${kills.join(", ")}`);
@@ -214,6 +220,9 @@ describe(`chaos on ${engine}: SIGKILL each service under load`, () => {
     expect(orphans).toEqual([]);
     expect(listed).toHaveLength(outcomes.length);
     const retried = outcomes.filter((o) => o.seen.length > 1).length;
+    // Crashes may cost a client a retry (503/504, a broken connection), never an "internal error".
+    const internal = outcomes.flatMap((o) => o.seen.filter((s) => s.startsWith("500")).map((s) => `${o.key}: ${s}`));
+    expect(internal).toEqual([]);
 
     // The money adds up: every hold captured, released or still locked as its payout says.
     const minor = (amount: string) => Math.round(Number(amount) * 100);
@@ -253,6 +262,7 @@ describe(`chaos on ${engine}: SIGKILL each service under load`, () => {
       faults: kills.length,
       payouts: outcomes.length,
       invariants: 1,
+      fiveXx: internal.length,
       lost: pending.size + orphans.length + undelivered().length,
     });
   }, 300_000);
