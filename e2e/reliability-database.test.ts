@@ -113,6 +113,8 @@ describe.skipIf(Boolean(missing))("reliability: database server crash and restar
     );
     await load;
     expect(api.fiveXx).toBeGreaterThan(0);
+    // They rode it out: no service exited because its database went away.
+    expect(services.unexpectedExits).toEqual([]);
 
     // Every accepted payout reaches its final state; nothing else exists.
     await pool(keys, 8, (k) =>

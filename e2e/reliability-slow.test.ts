@@ -122,6 +122,7 @@ describe(`reliability: slow ledger and slow database on ${engine}`, () => {
     expect(balance.balanceMinor).toBe(opening - BigInt(created.length) * 1_000n);
     for (const id of ids) expect(await holdStatus(ledger, id)).toBe(HoldStatus.CAPTURED);
     await expectInvariants(ledger);
+    expect(services.unexpectedExits).toEqual([]);
     console.log(
       `[reliability] ${tag}: after the delay, ${created.length} payouts made, ${abandoned.length} keys abandoned`,
     );

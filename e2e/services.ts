@@ -14,7 +14,10 @@ export type ServiceName = (typeof SERVICE_NAMES)[number];
 export class ServiceSet {
   readonly ports: Record<ServiceName, number>;
   readonly output: string[] = [];
+  /** Services that exited without being killed or stopped by the test (a crash), e.g. "ledger exited 1". */
+  readonly unexpectedExits: string[] = [];
   readonly #env: NodeJS.ProcessEnv;
+  readonly #stopping = new WeakSet<ChildProcess>();
   readonly #running = new Map<ServiceName, ChildProcess>();
 
   private constructor(ports: Record<ServiceName, number>, env: NodeJS.ProcessEnv) {
@@ -56,6 +59,9 @@ export class ServiceSet {
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.#running.set(name, child);
+    child.once("exit", (code, signal) => {
+      if (!this.#stopping.has(child)) this.unexpectedExits.push(`${name} exited ${code ?? signal}`);
+    });
     for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream }).on("line", (line) => this.output.push(`[${name}] ${line}`));
     }
@@ -82,6 +88,7 @@ export class ServiceSet {
     const child = this.#running.get(name);
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise((r) => child.once("exit", r));
+    this.#stopping.add(child);
     child.kill("SIGKILL");
     await gone;
   }
@@ -92,6 +99,7 @@ export class ServiceSet {
       [...this.#running.values()].map((child) => {
         if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
         const gone = new Promise((r) => child.once("exit", r));
+        this.#stopping.add(child);
         child.kill("SIGTERM");
         return gone;
       }),
