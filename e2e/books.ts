@@ -22,22 +22,21 @@ export async function holdStatus(ledger: LedgerClient, payoutId: string): Promis
   return (await ledger.getHold({ holdId: payoutId })).hold?.status ?? HoldStatus.UNSPECIFIED;
 }
 
-/** Waits until the merchant's locked balance is `lockedMinor`, then returns its balance. */
-export async function settledBalance(ledger: LedgerClient, merchantId: string, lockedMinor = 0n, timeoutMs = 60_000) {
+/** Waits until nothing of the merchant's is locked any more (every hold settled), then returns its balance. */
+export async function settledBalance(ledger: LedgerClient, merchantId: string) {
   let last: unknown;
   try {
     return await eventually(
       async () => {
         const balance = (await ledger.getBalance({ merchantId, currency: "PKR" })).balance!;
         last = balance;
-        return balance.lockedMinor === lockedMinor ? balance : undefined;
+        return balance.lockedMinor === 0n ? balance : undefined;
       },
-      timeoutMs,
-      `${merchantId} locked = ${lockedMinor}`,
+      60_000,
+      `${merchantId} with nothing locked`,
     );
   } catch (err) {
-    throw new Error(
-      `${(err as Error).message}; last balance ${JSON.stringify(last, (_, v) => (typeof v === "bigint" ? String(v) : v))}`,
-    );
+    const shown = JSON.stringify(last, (_, v) => (typeof v === "bigint" ? String(v) : v));
+    throw new Error(`${(err as Error).message}; last balance ${shown}`);
   }
 }

@@ -24,6 +24,8 @@ const ANSWER_BOUND_MS = GATEWAY_DEADLINE_MS + 1_500;
 const INJECTED_DELAY_MS = 3_000;
 const PAYOUTS = 20;
 
+if (!onServer) console.warn("[reliability] SKIPPED slow-database test: embedded SQLite has no server to slow down");
+
 describe(`reliability: slow ledger and slow database on ${engine}`, () => {
   let services: ServiceSet;
   let ledger: LedgerClient;
@@ -159,10 +161,4 @@ describe(`reliability: slow ledger and slow database on ${engine}`, () => {
     },
     120_000,
   );
-
-  if (!onServer) {
-    it("a slow database server (skipped: SQLite run, set MYSQL_URL to inject database delay)", () => {
-      console.warn("[reliability] SKIPPED slow-database test: embedded SQLite has no server to slow down");
-    });
-  }
 });

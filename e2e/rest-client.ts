@@ -15,7 +15,6 @@ export interface SendOptions {
   key?: string | null;
   body?: unknown;
   headers?: Record<string, string>;
-  timeoutMs?: number;
 }
 
 /**
@@ -54,7 +53,7 @@ export class RestClient {
         method,
         headers,
         body,
-        signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
+        signal: AbortSignal.timeout(15_000),
       });
       const text = await res.text();
       this.statuses.set(res.status, (this.statuses.get(res.status) ?? 0) + 1);
@@ -74,16 +73,15 @@ export class RestClient {
    * Creates a payout like a careful client: retries 5xx, 409 (same key in flight), 429 and broken
    * connections with the same idempotency key until a definite answer (201 or another 4xx).
    */
-  async createUntilAnswered(key: string, body: unknown, attempts = 300): Promise<Answer & { tries: Answer[] }> {
-    const tries: Answer[] = [];
-    for (let i = 0; i < attempts; i++) {
-      const answer = await this.send("POST", "/api/v1/payouts", { body, headers: { "x-idempotency-key": key } });
-      tries.push(answer);
-      const retry = answer.status === 0 || answer.status >= 500 || answer.status === 409 || answer.status === 429;
-      if (!retry) return { ...answer, tries };
+  async createUntilAnswered(key: string, body: unknown): Promise<Answer> {
+    let last: Answer | undefined;
+    for (let attempt = 0; attempt < 300; attempt++) {
+      last = await this.send("POST", "/api/v1/payouts", { body, headers: { "x-idempotency-key": key } });
+      const retry = last.status === 0 || last.status >= 500 || last.status === 409 || last.status === 429;
+      if (!retry) return last;
       await sleep(50 + Math.random() * 150);
     }
-    throw new Error(`${key}: no definite answer after ${attempts} attempts (last ${tries.at(-1)?.status})`);
+    throw new Error(`${key}: no definite answer after 300 attempts (last ${last?.status})`);
   }
 }
 
