@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
-import { dropTestDatabases, freePort, testStorage } from "@mypay/kit";
+import { dropTestDatabases, formatAmount, freePort, testStorage } from "@mypay/kit";
 import { HoldStatus } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { verifyWebhook } from "@mypay/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -28,15 +28,15 @@ const engine = storage.DATABASE_URL ? "MariaDB/MySQL" : "embedded SQLite";
 type Expected = "SUCCESS" | "FAILED" | "PENDING" | "ON_HOLD" | "IN_REVIEW";
 
 /** The sandbox scenarios, by account suffix and amount, and where each must end. */
-const SCENARIOS: { suffix: string; amount: string; expected: Expected; hold: HoldStatus }[] = [
-  { suffix: "0001", amount: "10.00", expected: "SUCCESS", hold: HoldStatus.CAPTURED },
-  { suffix: "0002", amount: "10.00", expected: "SUCCESS", hold: HoldStatus.CAPTURED }, // RETRY first
-  { suffix: "0003", amount: "10.00", expected: "FAILED", hold: HoldStatus.RELEASED },
-  { suffix: "0004", amount: "10.00", expected: "PENDING", hold: HoldStatus.PENDING }, // the bank never answers
-  { suffix: "0005", amount: "10.00", expected: "ON_HOLD", hold: HoldStatus.PENDING },
-  { suffix: "9999", amount: "10.00", expected: "SUCCESS", hold: HoldStatus.CAPTURED },
-  { suffix: "0001", amount: "60.00", expected: "IN_REVIEW", hold: HoldStatus.PENDING }, // over REVIEW_THRESHOLD
-  { suffix: "0001", amount: "10.00", expected: "SUCCESS", hold: HoldStatus.CAPTURED },
+const SCENARIOS: { suffix: string; minor: bigint; expected: Expected; hold: HoldStatus }[] = [
+  { suffix: "0001", minor: 1_000n, expected: "SUCCESS", hold: HoldStatus.CAPTURED },
+  { suffix: "0002", minor: 1_000n, expected: "SUCCESS", hold: HoldStatus.CAPTURED }, // RETRY first
+  { suffix: "0003", minor: 1_000n, expected: "FAILED", hold: HoldStatus.RELEASED },
+  { suffix: "0004", minor: 1_000n, expected: "PENDING", hold: HoldStatus.PENDING }, // the bank never answers
+  { suffix: "0005", minor: 1_000n, expected: "ON_HOLD", hold: HoldStatus.PENDING },
+  { suffix: "9999", minor: 1_000n, expected: "SUCCESS", hold: HoldStatus.CAPTURED },
+  { suffix: "0001", minor: 6_000n, expected: "IN_REVIEW", hold: HoldStatus.PENDING }, // over REVIEW_THRESHOLD
+  { suffix: "0001", minor: 1_000n, expected: "SUCCESS", hold: HoldStatus.CAPTURED },
 ];
 /** States a payout may pass through on its way to the expected one. */
 const ON_THE_WAY = ["PENDING", "PROCESSING", "RETRY"];
@@ -117,7 +117,7 @@ describe(`chaos on ${engine}: SIGKILL each service under load`, () => {
   async function createUntilAnswered(outcome: Outcome): Promise<void> {
     const body = JSON.stringify({
       merchantReference: outcome.key,
-      amount: outcome.scenario.amount,
+      amount: formatAmount(outcome.scenario.minor, "PKR"),
       currency: "PKR",
       destType: "BANK",
       bankCode: "HBL",
@@ -230,23 +230,21 @@ describe(`chaos on ${engine}: SIGKILL each service under load`, () => {
     expect(internal).toEqual([]);
 
     // The money adds up: every hold captured, released or still locked as its payout says.
-    const minor = (amount: string) => Math.round(Number(amount) * 100);
-    const paid = outcomes.filter((o) => o.expected === "SUCCESS").reduce((n, o) => n + minor(o.scenario.amount), 0);
-    const locked = outcomes
-      .filter((o) => o.scenario.hold === HoldStatus.PENDING)
-      .reduce((n, o) => n + minor(o.scenario.amount), 0);
-    const expectedBalance = 100_000_000 - paid;
+    const sum = (list: Outcome[]) => list.reduce((n, o) => n + o.scenario.minor, 0n);
+    const paid = sum(outcomes.filter((o) => o.expected === "SUCCESS"));
+    const locked = sum(outcomes.filter((o) => o.scenario.hold === HoldStatus.PENDING));
+    const expectedBalance = 100_000_000n - paid;
     const balanceDeadline = Date.now() + 60_000;
     let balance: Record<string, string> = {};
     while (Date.now() < balanceDeadline) {
       balance = (await (await gateway("/api/v1/balance")).json()) as Record<string, string>;
-      if (balance.locked === (locked / 100).toFixed(2)) break;
+      if (balance.locked === formatAmount(locked, "PKR")) break;
       await sleep(500);
     }
     expect(balance).toMatchObject({
-      balance: (expectedBalance / 100).toFixed(2),
-      locked: (locked / 100).toFixed(2),
-      available: ((expectedBalance - locked) / 100).toFixed(2),
+      balance: formatAmount(expectedBalance, "PKR"),
+      locked: formatAmount(locked, "PKR"),
+      available: formatAmount(expectedBalance - locked, "PKR"),
     });
     const ledger = ledgerAt(services.url("ledger"));
     await pool(outcomes, 8, async (o) => expect(await holdStatus(ledger, o.id!), o.key).toBe(o.scenario.hold));
