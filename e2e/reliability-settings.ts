@@ -12,7 +12,7 @@ const settings = parseConfig({
   CHAOS_SECONDS: count(20, 3_600),
   /** Length of the load around the database server crash, in seconds. */
   RELIABILITY_DB_LOAD_SECONDS: count(10, 3_600),
-  /** REST cases of the fuzz test (each RPC protocol runs half as many). */
+  /** REST cases of the fuzz test (each RPC protocol runs half as many, at most 2,000). */
   RELIABILITY_FUZZ_RUNS: count(400, 1_000_000),
   /** Replays a fuzz run: the seed it printed. */
   RELIABILITY_FUZZ_SEED: count(1, MAX_SEED),
