@@ -2,11 +2,25 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { freePort } from "@mypay/kit";
 
-const SERVER_BINARIES = ["/usr/sbin/mariadbd", "/usr/sbin/mysqld"];
+const SERVER_NAMES = ["mariadbd", "mysqld"];
+
+/**
+ * The server binary: looked up on PATH and in the `sbin` folder beside each PATH entry's `bin`,
+ * where distributions install daemons that ordinary users' PATH leaves out.
+ */
+function serverBinary(): string | undefined {
+  const dirs = (process.env.PATH ?? "").split(delimiter).filter(Boolean);
+  const candidates = dirs.flatMap((dir) => [dir, join(dirname(dir), "sbin")]);
+  for (const name of SERVER_NAMES) {
+    const found = candidates.map((dir) => join(dir, name)).find(existsSync);
+    if (found) return found;
+  }
+  return undefined;
+}
 const INSTALLERS = ["mariadb-install-db", "mysql_install_db"];
 
 /** A MariaDB server of one test's own, on a loopback port and a temporary data directory. */
@@ -37,7 +51,7 @@ function greets(port: number): Promise<boolean> {
 
 /** Why a private server cannot run here, or undefined when it can. */
 export function privateMariadbUnavailable(): string | undefined {
-  if (!SERVER_BINARIES.some(existsSync)) return `no server binary (${SERVER_BINARIES.join(", ")})`;
+  if (!serverBinary()) return `no server binary (${SERVER_NAMES.join(" or ")}) on PATH or in a sibling sbin folder`;
   return undefined;
 }
 
@@ -47,7 +61,7 @@ export function privateMariadbUnavailable(): string | undefined {
  * SIGKILL is a real crash.
  */
 export async function startPrivateMariadb(): Promise<PrivateMariadb> {
-  const binary = SERVER_BINARIES.find(existsSync);
+  const binary = serverBinary();
   if (!binary) throw new Error(privateMariadbUnavailable());
   const dir = mkdtempSync(join(tmpdir(), "mypay-mariadb-"));
   const datadir = join(dir, "data");
