@@ -10,5 +10,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Integration suites open their own databases and processes; run files one at a time on 2 cores.
     fileParallelism: false,
+    // Prints the reliability suite's summary table once at the end of the run.
+    globalSetup: ["e2e/reliability-report.ts"],
   },
 });

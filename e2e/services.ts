@@ -14,7 +14,10 @@ export type ServiceName = (typeof SERVICE_NAMES)[number];
 export class ServiceSet {
   readonly ports: Record<ServiceName, number>;
   readonly output: string[] = [];
+  /** Services that exited without being killed or stopped by the test (a crash), e.g. "ledger exited 1". */
+  readonly unexpectedExits: string[] = [];
   readonly #env: NodeJS.ProcessEnv;
+  readonly #stopping = new WeakSet<ChildProcess>();
   readonly #running = new Map<ServiceName, ChildProcess>();
 
   private constructor(ports: Record<ServiceName, number>, env: NodeJS.ProcessEnv) {
@@ -45,14 +48,20 @@ export class ServiceSet {
     return `http://127.0.0.1:${this.ports[name]}`;
   }
 
-  /** Starts a service and resolves once its /readyz answers 200. */
-  async start(name: ServiceName): Promise<void> {
+  /**
+   * Starts a service and resolves once its /readyz answers 200. `env` overrides the set's environment
+   * for this process only (e.g. to route one service through a fault-injecting proxy).
+   */
+  async start(name: ServiceName, env: Record<string, string> = {}): Promise<void> {
     const child = spawn(process.execPath, [resolve(root, "services", name, "src", "main.ts")], {
       cwd: root,
-      env: this.#env,
+      env: { ...this.#env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.#running.set(name, child);
+    child.once("exit", (code, signal) => {
+      if (!this.#stopping.has(child)) this.unexpectedExits.push(`${name} exited ${code ?? signal}`);
+    });
     for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream }).on("line", (line) => this.output.push(`[${name}] ${line}`));
     }
@@ -79,6 +88,7 @@ export class ServiceSet {
     const child = this.#running.get(name);
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise((r) => child.once("exit", r));
+    this.#stopping.add(child);
     child.kill("SIGKILL");
     await gone;
   }
@@ -89,6 +99,7 @@ export class ServiceSet {
       [...this.#running.values()].map((child) => {
         if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
         const gone = new Promise((r) => child.once("exit", r));
+        this.#stopping.add(child);
         child.kill("SIGTERM");
         return gone;
       }),

@@ -215,6 +215,22 @@ describe("listenHttp1And2", () => {
     }
   });
 
+  it.each([
+    ["a NUL byte in a header", "X-Odd: a\u0000b\r\n", 400, "malformed_request"],
+    ["a header line without a colon", "no colon here\r\n", 400, "malformed_request"],
+    ["20 KB of headers", `X-Big: ${"b".repeat(20_000)}\r\n`, 431, "headers_too_large"],
+  ])("answers a request with %s by a JSON error, not a bare status line", async (_, header, status, code) => {
+    const request = `GET /odd HTTP/1.1\r\nHost: test\r\n${header}Connection: close\r\n\r\n`;
+    const response = await rawExchange(listener.port, [request], 0);
+    const [head = "", body = ""] = response.split("\r\n\r\n");
+    expect(head).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+    expect(head).toMatch(/\r\ncontent-type: application\/json\r\n/);
+    const { error } = JSON.parse(body) as { error: { code: string; requestId: string } };
+    expect(error.code).toBe(code);
+    expect(head).toContain(`x-request-id: ${error.requestId}`);
+    expect((await fetch(`${base}/after`)).status).toBe(200);
+  });
+
   it("drops a connection that closes before saying which protocol it speaks, and keeps serving", async () => {
     for (const early of ["G", "GE", "PRI"]) {
       const socket = net.connect(listener.port, "127.0.0.1");

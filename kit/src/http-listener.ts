@@ -2,6 +2,7 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import type { connectNodeAdapter } from "@connectrpc/connect-node";
+import { randomRequestId } from "./headers.ts";
 
 /** Any request handler that serves both HTTP/1.1 and HTTP/2 requests (as connect-node's adapter does). */
 export type NodeHandler = Parameters<typeof connectNodeAdapter>[0]["fallback"] & {};
@@ -58,6 +59,29 @@ export interface DualListener {
 }
 
 /**
+ * Answers a request Node's HTTP/1.1 parser refused (bytes not allowed in a header, headers too large,
+ * a broken request line) with the same JSON error shape as every other answer, where Node would
+ * write a bare status line that clients cannot parse as an error.
+ */
+function answerUnparsable(err: NodeJS.ErrnoException, socket: net.Socket): void {
+  if (err.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
+  const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
+  const requestId = randomRequestId();
+  const body = JSON.stringify({
+    error: {
+      type: "invalid_request_error",
+      code: status === 431 ? "headers_too_large" : status === 408 ? "request_timeout" : "malformed_request",
+      message: status === 431 ? "The request headers are too large." : "The request is not valid HTTP/1.1.",
+      requestId,
+    },
+  });
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+/**
  * Serves HTTP/1.1 and cleartext HTTP/2 (h2c, prior knowledge) on one port: each new
  * connection is peeked until the first bytes tell whether they start the HTTP/2 preface,
  * then handed to the matching server. Peeking uses 'readable' + read() + unshift(), because
@@ -91,6 +115,7 @@ export async function listenHttp1And2(
       if (closing && left === 0) socket.destroySoon();
     });
   });
+  h1.on("clientError", answerUnparsable);
   h2.on("session", (session) => {
     session.setLocalWindowSize(SESSION_WINDOW_BYTES);
     sessions.add(session);

@@ -52,4 +52,9 @@ describe("toHttpError", () => {
       code: "idempotency_mismatch",
     });
   });
+
+  it("tells the client to retry when the downstream reset the stream (CANCEL, no decision was made)", () => {
+    const reset = new ConnectError("http/2 stream closed with error code CANCEL (0x8)", Code.Canceled);
+    expect(toHttpError(reset)).toMatchObject({ status: 503, code: "unavailable" });
+  });
 });

@@ -46,10 +46,11 @@ function snake(name: string): string {
 /** Maps any error from a downstream call to what a REST client is told. Unknown errors say nothing inside. */
 export function toHttpError(err: unknown): HttpError {
   const raw = errorDetails(err);
-  // A connection reset mid-call surfaces as ABORTED with no decision behind it: the call may or may not
-  // have been applied, so the client is told to retry (with the same idempotency key), not that it conflicted.
+  // A connection reset mid-call surfaces as ABORTED with no decision behind it, and a stream the dying or
+  // overrun downstream reset as CANCELED: the call may or may not have been applied, so the client is told
+  // to retry (with the same idempotency key), not that it conflicted or that something broke inside.
   const details =
-    !raw.decided && raw.code === Code.Aborted
+    !raw.decided && (raw.code === Code.Aborted || raw.code === Code.Canceled)
       ? { ...raw, code: Code.Unavailable, reason: Code[Code.Unavailable], message: "A service was unreachable; retry." }
       : raw;
   const mapped = BY_REASON[details.reason] ?? BY_CODE[details.code];
