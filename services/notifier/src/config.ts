@@ -45,13 +45,17 @@ export const notifierSettings = {
   /** Most messages one claim takes; attempts that finish together are recorded in one transaction. */
   NOTIFIER_BATCH_SIZE: count(128, 1000),
   /** Deliveries in flight at once per notifier process. */
-  NOTIFIER_CONCURRENCY: count(64, 1000),
+  NOTIFIER_CONCURRENCY: count(128, 1000),
   /** Limit on one delivery attempt, connect to last byte read. */
   NOTIFIER_TIMEOUT_MS: millis(30_000).pipe(z.number().min(1)),
   /** Waits before each attempt; its length is the number of attempts before a message is dead. */
   NOTIFIER_RETRY_SCHEDULE: retrySchedule("0s,5s,5m,30m,2h,5h,10h,10h"),
-  /** Deliveries in flight at once to one endpoint per process, so a slow receiver cannot take every slot. */
-  NOTIFIER_ENDPOINT_CONCURRENCY: count(4, 1000),
+  /**
+   * Deliveries in flight at once to one endpoint per process, so a slow receiver cannot take every slot. At
+   * 4 a single busy merchant's webhooks capped the whole mesh near 135 settled payouts/s (each delivery and its
+   * recording take a few ms); 32 of 128 leaves a hanging receiver three quarters of the slots for the others.
+   */
+  NOTIFIER_ENDPOINT_CONCURRENCY: count(32, 1000),
   /** A claim's lease is 3 × the timeout plus this; messages of a process that died are retried after it. */
   NOTIFIER_LEASE_MARGIN_MS: millis(10_000).pipe(z.number().min(100)),
   /** Longest `Retry-After` (on 429) honoured; longer requests wait this long. */
