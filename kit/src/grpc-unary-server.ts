@@ -14,6 +14,7 @@ import {
 } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { encodeEnvelope, readEnvelope } from "./grpc-envelope.ts";
+import { webHeaders } from "./http2-headers.ts";
 import { applyUnaryInterceptors, type UnaryFn } from "./unary-interceptors.ts";
 
 /** Largest request message the fast path reads (larger ones are refused with RESOURCE_EXHAUSTED). */
@@ -171,14 +172,7 @@ function unaryRequest(
   let signal: AbortSignal | undefined;
   const state: CallState = {} as CallState;
   const requestHeader = () => {
-    if (!header) {
-      header = new Headers();
-      for (const [name, value] of Object.entries(raw)) {
-        if (name.startsWith(":") || value === undefined) continue;
-        if (Array.isArray(value)) for (const v of value) header.append(name, v);
-        else header.set(name, value);
-      }
-    }
+    header ??= webHeaders(raw);
     return header;
   };
   const requestSignal = () => {

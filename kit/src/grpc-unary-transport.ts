@@ -21,6 +21,7 @@ import {
 import { codeFromHttpStatus, findTrailerError } from "@connectrpc/connect/protocol-grpc";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { encodeEnvelope, readEnvelope } from "./grpc-envelope.ts";
+import { webHeaders } from "./http2-headers.ts";
 import { applyUnaryInterceptors, type UnaryFn } from "./unary-interceptors.ts";
 
 export interface GrpcUnaryTransportOptions {
@@ -151,11 +152,11 @@ export function createGrpcUnaryTransport(options: GrpcUnaryTransportOptions): Tr
             status === 0 ? "the connection closed before an answer" : `HTTP ${status} without a gRPC status`;
           return fail(new ConnectError(reason, status === 0 ? Code.Unavailable : codeFromHttpStatus(status)));
         }
-        const error = findTrailerError(toHeaders(final));
+        const error = findTrailerError(webHeaders(final));
         if (error) {
           // As in connect's client, the error carries the response headers too, when they came apart.
           if (final !== responseHeaders) {
-            for (const [name, value] of toHeaders(responseHeaders)) error.metadata.append(name, value);
+            for (const [name, value] of webHeaders(responseHeaders)) error.metadata.append(name, value);
           }
           return fail(error);
         }
@@ -227,16 +228,6 @@ function grpcTimeout(timeoutMs: number): string {
   return ms < 100_000_000 ? `${ms}m` : `${Math.min(99_999_999, Math.ceil(ms / 1000))}S`;
 }
 
-function toHeaders(raw: http2.IncomingHttpHeaders): Headers {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(raw)) {
-    if (name.startsWith(":") || value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-    else headers.set(name, String(value));
-  }
-  return headers;
-}
-
 function unaryResponse(
   req: UnaryRequest,
   method: DescMethodUnary<DescMessage, DescMessage>,
@@ -253,11 +244,11 @@ function unaryResponse(
     message,
     // Made on first use only: callers rarely read response metadata.
     get header() {
-      header ??= toHeaders(rawHeader);
+      header ??= webHeaders(rawHeader);
       return header;
     },
     get trailer() {
-      trailer ??= toHeaders(rawTrailer);
+      trailer ??= webHeaders(rawTrailer);
       return trailer;
     },
   };
