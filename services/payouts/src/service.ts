@@ -195,7 +195,7 @@ export function payoutService(deps: PayoutServiceDeps): ServiceImpl<typeof Payou
   const insert = new GroupCommitter<NewPayoutInsert, InsertOutcome>(groupOptions, (items) =>
     store.insertPayouts(items),
   );
-  // Holds of concurrent creates travel to the ledger together: one PlaceHolds call, one ledger transaction.
+  // Holds of concurrent creates travel to the ledger together, in one PlaceHolds call.
   const holds = new GroupCommitter<MessageInitShape<typeof HoldRequestSchema>, HoldStatus>(groupOptions, (items) =>
     placeHolds(ledger, items),
   );

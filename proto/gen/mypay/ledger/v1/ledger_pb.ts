@@ -939,8 +939,8 @@ export const LedgerService: GenService<{
     output: typeof HoldResponseSchema;
   },
   /**
-   * Places many holds in one call (one group commit); each item has its own outcome, in request order,
-   * exactly as if it had been a Hold call of its own.
+   * Places many holds in one call (group committed with every other operation); each item has its own
+   * outcome, in request order, exactly as if it had been a Hold call of its own.
    *
    * @generated from rpc mypay.ledger.v1.LedgerService.PlaceHolds
    */
