@@ -83,6 +83,44 @@ describe("startRpcServer", () => {
     ["gRPC-Web over HTTP/1.1", () => createGrpcWebTransport({ baseUrl: base, httpVersion: "1.1" })],
   ];
 
+  it("answers a binary request body that is not protobuf with INVALID_ARGUMENT in every protocol, not INTERNAL", async () => {
+    const path = `${base}/${LedgerService.typeName}/GetBalance`;
+    const garbage = Uint8Array.of(0xff, 0xff, 0xff, 0xff);
+    const framed = (payload: Uint8Array) => Buffer.concat([Buffer.from([0, 0, 0, 0, payload.length]), payload]);
+
+    const connect = await fetch(path, {
+      method: "POST",
+      headers: { "content-type": "application/proto" },
+      body: garbage,
+    });
+    expect(connect.status).toBe(400);
+    expect(await connect.json()).toMatchObject({
+      code: "invalid_argument",
+      message: expect.stringMatching(/^parse binary/),
+    });
+
+    const grpcWeb = await fetch(path, {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web+proto" },
+      body: framed(garbage),
+    });
+    expect(grpcWeb.status).toBe(200);
+    const trailer = Buffer.from(await grpcWeb.arrayBuffer()).toString("latin1");
+    expect(trailer).toMatch(/grpc-status: ?3\r\n/);
+    expect(trailer).toMatch(/grpc-message: ?parse%20binary/);
+
+    // The screened request still reaches the handler when it decodes (field 1: merchant id).
+    const valid = Uint8Array.from([0x0a, 7, ...Buffer.from("m_known")]);
+    const ok = await fetch(path, { method: "POST", headers: { "content-type": "application/proto" }, body: valid });
+    expect(ok.status).toBe(200);
+    const notFoundAnswer = await fetch(path, {
+      method: "POST",
+      headers: { "content-type": "application/proto" },
+      body: Uint8Array.from([0x0a, 1, 0x78]),
+    });
+    expect(notFoundAnswer.status).toBe(404);
+  });
+
   it("answers /healthz with 200 whatever readiness says", async () => {
     for (const state of [true, false, "throws"] as const) {
       readiness = state;

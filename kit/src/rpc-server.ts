@@ -1,12 +1,19 @@
 import type { ServerResponse } from "node:http";
-import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { Code, ConnectError, type ConnectRouter, createConnectRouter, type Interceptor } from "@connectrpc/connect";
+import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import {
+  compressionBrotli,
+  compressionGzip,
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from "@connectrpc/connect-node";
 import type { Registry } from "prom-client";
 import { createGrpcUnaryServer } from "./grpc-unary-server.ts";
 import { isValidRequestId, REQUEST_ID_HEADER, randomRequestId } from "./headers.ts";
 import { Health, healthService, type ReadinessCheck } from "./health.ts";
 import { type DualListener, listenHttp1And2, type NodeHandler } from "./http-listener.ts";
 import type { Logger } from "./logger.ts";
+import { rejectUndecodableRequests, screenUndecodableRequests } from "./undecodable-requests.ts";
 
 export interface RpcServerOptions {
   port: number;
@@ -64,25 +71,21 @@ export async function startRpcServer(options: RpcServerOptions): Promise<DualLis
     if (options.fallback) return options.fallback(req, res);
     send(404, "application/json", '{"error":{"code":"not_found","message":"no such route"}}');
   };
-  const interceptors = [logUnexpectedErrors(logger), ...(options.interceptors ?? [])];
-  // Unary gRPC over HTTP/2 (every internal call) takes the lean path; connect-node serves the rest.
+  const interceptors = [rejectUndecodableRequests, logUnexpectedErrors(logger), ...(options.interceptors ?? [])];
+  // Unary gRPC over HTTP/2 (every internal call) takes the lean path; connect-es serves the rest.
   const unary = createGrpcUnaryServer({ interceptors, shutdownSignal: stopping.signal });
-  const handler = connectNodeAdapter({
-    routes(router) {
-      const both: ConnectRouter = {
-        ...router,
-        service(service, impl, serviceOptions) {
-          unary.register(service, impl);
-          router.service(service, impl, serviceOptions);
-          return both;
-        },
-      };
-      both.service(Health, healthService(ready, undefined, stopping.signal));
-      options.routes(both);
+  const router = createConnectRouter({ interceptors, acceptCompression: [compressionGzip, compressionBrotli] });
+  const both: ConnectRouter = {
+    ...router,
+    service(service, impl, serviceOptions) {
+      unary.register(service, impl);
+      router.service(service, impl, serviceOptions);
+      return both;
     },
-    interceptors,
-    fallback: probes,
-  });
+  };
+  both.service(Health, healthService(ready, undefined, stopping.signal));
+  options.routes(both);
+  const handler = connectHandler(router.handlers.map(screenUndecodableRequests), probes, logger);
   const listener = await listenHttp1And2(handler, options.port, options.host, unary.handle);
   logger.info({ port: listener.port, host: options.host }, "listening");
   return {
@@ -91,6 +94,24 @@ export async function startRpcServer(options: RpcServerOptions): Promise<DualLis
       stopping.abort();
       return listener.close();
     },
+  };
+}
+
+/**
+ * Node request handler for connect-es handlers (as connect-node's adapter, but over handlers we wrap):
+ * requests for no RPC path go to `fallback`.
+ */
+function connectHandler(handlers: UniversalHandler[], fallback: NodeHandler, logger: Logger): NodeHandler {
+  const byPath = new Map(handlers.map((h) => [h.requestPath, h]));
+  return (req, res) => {
+    const handler = byPath.get((req.url ?? "").split("?", 1)[0] ?? "");
+    if (handler === undefined) return fallback(req, res);
+    handler(universalRequestFromNodeRequest(req, res, undefined, undefined))
+      .then((answer) => universalResponseToNodeResponse(answer, res))
+      .catch((err: unknown) => {
+        if (ConnectError.from(err).code === Code.Aborted) return;
+        logger.error({ err, rpc: `${handler.service.typeName}/${handler.method.name}` }, "rpc handler failed");
+      });
   };
 }
 
