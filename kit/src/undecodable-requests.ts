@@ -1,7 +1,7 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, createContextValues, type Interceptor } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
-import { encodeEnvelope } from "./grpc-envelope.ts";
+import { encodeEnvelope, readEnvelope } from "./grpc-envelope.ts";
 
 /**
  * connect-es reports a request body that is not valid protobuf as INTERNAL ("parse binary: …", a
@@ -67,13 +67,15 @@ function isCompressed(req: UniversalServerRequest, enveloped: boolean): boolean 
 }
 
 /** The payload of a body holding exactly one uncompressed frame; undefined when it does not. */
-function framedPayload(body: Uint8Array): Uint8Array | undefined {
-  if (body.length < 5 || body[0] !== 0) return undefined;
-  const length = new DataView(body.buffer, body.byteOffset, body.length).getUint32(1);
-  return body.length === 5 + length ? body.subarray(5) : undefined;
+function framedPayload(body: Buffer): Uint8Array | undefined {
+  try {
+    return readEnvelope(body);
+  } catch {
+    return undefined;
+  }
 }
 
-async function readAll(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+async function readAll(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const chunks: Uint8Array[] = [];
   for await (const chunk of body) chunks.push(chunk);
   return Buffer.concat(chunks);
