@@ -15,6 +15,7 @@ import { MySqlDriver } from "@mikro-orm/mysql";
 import { type EntityManager, MikroORM, NodeSqliteDialect, type Options, SqliteDriver } from "@mikro-orm/sql";
 import { createConnection } from "mysql2/promise";
 import type { Logger } from "./logger.ts";
+import { isLockConflictError, mysqlSql, type SqlDatabase, sqliteSql } from "./sql.ts";
 
 /** Which SQL engine a service runs on. `mysql` and `mariadb` share one set of migrations. */
 export type DatabaseKind = "mysql" | "mariadb" | "sqlite";
@@ -41,6 +42,8 @@ export interface DatabaseOptions {
 export interface Database {
   orm: MikroORM;
   kind: DatabaseKind;
+  /** Plain SQL for hot paths (see `Sql`); cold paths use the ORM. */
+  sql: SqlDatabase;
   /** A fresh entity manager for one unit of work. */
   em(): EntityManager;
   /** Answers whether the database responds (used by readiness). */
@@ -102,6 +105,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   } satisfies Partial<Options>;
   let orm: MikroORM;
   let kind: DatabaseKind;
+  let sql: SqlDatabase;
   if (url) {
     const parsed = new URL(url);
     kind = await detectServer(parsed);
@@ -116,6 +120,14 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       pool: { max: options.poolSize ?? 16 },
       migrations: { migrationsList: options.migrations.mysql, snapshot: false, transactional: true },
     } as Options);
+    sql = mysqlSql({
+      host: parsed.hostname,
+      port: Number(parsed.port || 3306),
+      user: decodeURIComponent(parsed.username || "root"),
+      password: decodeURIComponent(parsed.password),
+      database: `${settings.DATABASE_PREFIX}_${service}`,
+      connectionLimit: options.poolSize ?? 16,
+    });
   } else {
     kind = "sqlite";
     mkdirSync(settings.DATA_DIR, { recursive: true });
@@ -131,6 +143,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     await orm.em.getConnection().execute("PRAGMA journal_mode = WAL");
     await orm.em.getConnection().execute("PRAGMA busy_timeout = 5000");
     await orm.em.getConnection().execute("PRAGMA synchronous = FULL");
+    sql = sqliteSql(orm);
   }
   const applied = await orm.migrator.up();
   logger.info({ kind, migrations: applied.map((m) => m.name) }, "database ready");
@@ -138,19 +151,17 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     if (err instanceof DeadlockException || err instanceof LockWaitTimeoutException) return true;
     if (!(err instanceof Error)) return false;
     const converted = orm.driver.convertException(err);
-    const { errno } = err as { errno?: number };
     return (
       converted instanceof DeadlockException ||
       converted instanceof LockWaitTimeoutException ||
-      errno === 1213 ||
-      errno === 1205 ||
-      /SQLITE_BUSY|database is locked/i.test(err.message)
+      isLockConflictError(err)
     );
   };
 
   return {
     orm,
     kind,
+    sql,
     em: () => orm.em.fork() as EntityManager,
     async ping() {
       try {
@@ -178,6 +189,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
         }
       }
     },
-    close: () => orm.close(),
+    async close() {
+      await sql.close();
+      await orm.close();
+    },
   };
 }

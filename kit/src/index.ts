@@ -30,4 +30,16 @@ export { type PayoutView, payoutStatusName, payoutView } from "./payout-view.ts"
 export { createRpcClient, type RpcClientOptions } from "./rpc-client.ts";
 export { type RpcServerOptions, startRpcServer } from "./rpc-server.ts";
 export { onShutdown } from "./shutdown.ts";
+export {
+  placeholders,
+  type Row,
+  type Sql,
+  type SqlDatabase,
+  type SqlTransaction,
+  type SqlValue,
+  type Statement,
+  type StatementResult,
+  sqlDate,
+  tuples,
+} from "./sql.ts";
 export { dropTestDatabases, freePort, storageEnv, testStorage } from "./testing.ts";

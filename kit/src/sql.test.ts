@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Database, openDatabase } from "./db.ts";
+import { createLogger } from "./logger.ts";
+import { placeholders, sqlDate, tuples } from "./sql.ts";
+import { dropTestDatabases, testStorage } from "./testing.ts";
+
+const storage = testStorage();
+let db: Database;
+
+beforeAll(async () => {
+  db = await openDatabase({
+    service: "sqltest",
+    settings: storage,
+    entities: [],
+    migrations: { mysql: [], sqlite: [] },
+    logger: createLogger("sqltest", "silent"),
+    poolSize: 4,
+  });
+  await db.sql.run(
+    "create table items (id varchar(20) not null primary key, amount bigint not null, at datetime(3) not null)",
+  );
+});
+
+afterAll(async () => {
+  await db.close();
+  await dropTestDatabases(storage);
+});
+
+const count = async () => Number((await db.sql.query<{ n: unknown }>("select count(*) as n from items"))[0]!.n);
+
+describe(`plain SQL (${process.env.MYSQL_URL ? "MariaDB/MySQL" : "SQLite"})`, () => {
+  it("round-trips bigints and UTC datetimes with milliseconds", async () => {
+    const at = new Date("2026-03-04T05:06:07.089Z");
+    // Past 2^53 on a server; the ORM's SQLite binding reads integers as JS numbers, so there 10^15 + 1.
+    const big = db.kind === "sqlite" ? 10n ** 15n + 1n : 9_007_199_254_740_993n;
+    expect(await db.sql.run("insert into items (id, amount, at) values (?, ?, ?)", ["a", big, at])).toBe(1);
+    const [row] = await db.sql.query<{ amount: unknown; at: unknown }>("select amount, at from items where id = ?", [
+      "a",
+    ]);
+    expect(BigInt(String(row!.amount))).toBe(big);
+    expect(sqlDate(row!.at).toISOString()).toBe(at.toISOString());
+  });
+
+  it("answers several statements in order: rows for queries, changed-row counts for writes", async () => {
+    const results = await db.sql.many([
+      [`insert into items (id, amount, at) values ${tuples(2, 3)}`, ["b", 1, new Date(), "c", 2, new Date()]],
+      [`update items set amount = amount + 1 where id in (${placeholders(3)})`, ["b", "c", "missing"]],
+      ["select id, amount from items where id in (?, ?) order by id", ["b", "c"]],
+    ]);
+    expect(results[0]).toBe(2);
+    expect(results[1]).toBe(2);
+    expect((results[2] as Array<{ id: string; amount: unknown }>).map((r) => [r.id, Number(r.amount)])).toEqual([
+      ["b", 2],
+      ["c", 3],
+    ]);
+  });
+
+  it("commits with the last statements, and refuses statements after the commit", async () => {
+    const before = await count();
+    await db.sql.transaction(async (tx) => {
+      await tx.run("insert into items (id, amount, at) values (?, ?, ?)", ["d", 4, new Date()]);
+      const [updated] = await tx.commitWith([["update items set amount = 40 where id = ?", ["d"]]]);
+      expect(updated).toBe(1);
+      await expect(tx.run("delete from items where id = ?", ["d"])).rejects.toThrow(/after commit/);
+    });
+    expect(await count()).toBe(before + 1);
+    const [row] = await db.sql.query<{ amount: unknown }>("select amount from items where id = ?", ["d"]);
+    expect(Number(row!.amount)).toBe(40);
+  });
+
+  it("rolls back everything when the work throws, or a statement of a batch fails", async () => {
+    const before = await count();
+    await expect(
+      db.sql.transaction(async (tx) => {
+        await tx.run("insert into items (id, amount, at) values (?, ?, ?)", ["e", 5, new Date()]);
+        throw new Error("changed my mind");
+      }),
+    ).rejects.toThrow("changed my mind");
+    await expect(
+      db.sql.transaction((tx) =>
+        tx.commitWith([
+          ["insert into items (id, amount, at) values (?, ?, ?)", ["f", 6, new Date()]],
+          ["insert into items (id, amount, at) values (?, ?, ?)", ["a", 7, new Date()]],
+        ]),
+      ),
+    ).rejects.toThrow();
+    expect(await count()).toBe(before);
+    // The pool still works after the failures.
+    expect(await db.sql.run("update items set amount = amount where id = ?", ["a"])).toBeGreaterThanOrEqual(0);
+  });
+
+  it("keeps concurrent transactions apart", async () => {
+    await db.sql.run("insert into items (id, amount, at) values (?, ?, ?)", ["counter", 0, new Date()]);
+    const lock = db.kind === "sqlite" ? "" : " for update";
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        db.sql.transaction(async (tx) => {
+          const [row] = await tx.query<{ amount: unknown }>(`select amount from items where id = ?${lock}`, [
+            "counter",
+          ]);
+          await tx.commitWith([["update items set amount = ? where id = ?", [Number(row!.amount) + 1, "counter"]]]);
+        }),
+      ),
+    );
+    const [row] = await db.sql.query<{ amount: unknown }>("select amount from items where id = ?", ["counter"]);
+    expect(Number(row!.amount)).toBe(20);
+  });
+});

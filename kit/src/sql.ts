@@ -1,0 +1,228 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { EntityManager, MikroORM } from "@mikro-orm/sql";
+import { createPool, type Pool, type PoolConnection, type PoolOptions } from "mysql2";
+
+/** A value bound to a `?` placeholder. Dates are stored as UTC `datetime(3)` on a server, epoch ms on SQLite. */
+export type SqlValue = string | number | bigint | boolean | Date | null;
+export type Row = Record<string, unknown>;
+/** One statement and its parameters. */
+export type Statement = readonly [sql: string, params?: readonly SqlValue[]];
+/** A statement's result: the rows of a query, or how many rows a write changed. */
+export type StatementResult = Row[] | number;
+
+/**
+ * Plain SQL for hot paths, where building statements with the ORM's query builder and mapping its
+ * results cost more CPU than the database spends running them (DESIGN §9). Statements are written
+ * once, with `?` placeholders, in SQL both engines understand (or chosen by `kind`); entities and
+ * migrations stay the ORM's.
+ */
+export interface Sql {
+  /** The rows of one query. */
+  query<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
+  /** How many rows one write changed. */
+  run(sql: string, params?: readonly SqlValue[]): Promise<number>;
+  /**
+   * Several statements in order, in ONE round trip on MySQL/MariaDB (one after another on SQLite);
+   * the first failure stops the rest and rejects.
+   */
+  many(statements: readonly Statement[]): Promise<StatementResult[]>;
+}
+
+/** A transaction's statements; `commitWith` sends its last statements and the COMMIT in one round trip. */
+export interface SqlTransaction extends Sql {
+  /** Runs `statements` (possibly none) and commits, in one round trip on a server. Nothing may follow it. */
+  commitWith(statements: readonly Statement[]): Promise<StatementResult[]>;
+}
+
+export interface SqlDatabase extends Sql {
+  /**
+   * Runs `work` in one READ COMMITTED transaction (SQLite: one writer at a time), committing when it
+   * resolves and rolling back when it throws. A transaction that lost a lock conflict (deadlock,
+   * lock-wait timeout, busy SQLite) is run again from the start after a short random pause, up to
+   * `attempts` times: `work` must be safe to run again. Hot paths use locking reads or conditional
+   * writes for correctness, never a snapshot.
+   */
+  transaction<T>(work: (tx: SqlTransaction) => Promise<T>, options?: { attempts?: number }): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** Whether a driver error means the transaction was rolled back by a lock conflict and may simply run again. */
+export function isLockConflictError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const { errno } = err as { errno?: number };
+  return errno === 1213 || errno === 1205 || /SQLITE_BUSY|database is locked/i.test(err.message);
+}
+
+/** A `datetime(3)` column as read by `Sql`: a UTC string on a server, epoch milliseconds on SQLite. */
+export function sqlDate(value: unknown): Date {
+  if (value instanceof Date) return value;
+  if (typeof value === "number" || typeof value === "bigint") return new Date(Number(value));
+  const text = String(value);
+  // "YYYY-MM-DD HH:MM:SS.mmm" in UTC (the server pool's time zone).
+  return new Date(text.length >= 19 && text[10] === " " ? `${text.slice(0, 10)}T${text.slice(11)}Z` : text);
+}
+
+/** `?, ?, ?` for `count` values. */
+export function placeholders(count: number): string {
+  return count === 1 ? "?" : `?${", ?".repeat(count - 1)}`;
+}
+
+/** `(?, ?), (?, ?)` for `rows` tuples of `width` values (a multi-row VALUES list). */
+export function tuples(rows: number, width: number): string {
+  const one = `(${placeholders(width)})`;
+  return rows === 1 ? one : `${one}${`, ${one}`.repeat(rows - 1)}`;
+}
+
+interface ResultHeader {
+  affectedRows: number;
+}
+
+const isHeader = (value: unknown): value is ResultHeader =>
+  typeof value === "object" && value !== null && !Array.isArray(value) && "affectedRows" in value;
+
+function normalise(result: unknown): StatementResult {
+  return isHeader(result) ? result.affectedRows : (result as Row[]);
+}
+
+function send(conn: PoolConnection | Pool, statements: readonly Statement[]): Promise<StatementResult[]> {
+  const sql = statements.map(([text]) => text).join(";\n");
+  const params = statements.flatMap(([, values]) => values ?? []);
+  return new Promise((resolve, reject) => {
+    conn.query({ sql, values: params }, (err, result) => {
+      if (err) return reject(err);
+      // One statement answers its own result; several answer an array of results.
+      resolve(statements.length === 1 ? [normalise(result)] : (result as unknown[]).map(normalise));
+    });
+  });
+}
+
+/** A server pool of its own (multi-statements, UTC, READ COMMITTED sessions), beside the ORM's. */
+export function mysqlSql(options: PoolOptions): SqlDatabase {
+  const pool = createPool({
+    ...options,
+    multipleStatements: true,
+    timezone: "Z",
+    dateStrings: true,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+  });
+  pool.on("connection", (conn) => {
+    conn.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+  });
+  const getConnection = () =>
+    new Promise<PoolConnection>((resolve, reject) =>
+      pool.getConnection((err, conn) => (err ? reject(err) : resolve(conn))),
+    );
+
+  async function once<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T> {
+    const conn = await getConnection();
+    let state = "idle" as "idle" | "open" | "committed";
+    // The BEGIN rides with the transaction's first statements, saving a round trip.
+    const sendInTx = async (statements: readonly Statement[], commit: boolean) => {
+      if (state === "committed") throw new Error("statement after commit");
+      const prefix: Statement[] = state === "idle" ? [["START TRANSACTION"]] : [];
+      const all = [...prefix, ...statements, ...(commit ? [["COMMIT"] as Statement] : [])];
+      state = "open";
+      const results = await send(conn, all);
+      if (commit) state = "committed";
+      return results.slice(prefix.length, prefix.length + statements.length);
+    };
+    const tx: SqlTransaction = {
+      query: async <R>(sql: string, params?: readonly SqlValue[]) => (await sendInTx([[sql, params]], false))[0] as R[],
+      run: async (sql, params) => (await sendInTx([[sql, params]], false))[0] as number,
+      many: (statements) => sendInTx(statements, false),
+      commitWith: (statements) => sendInTx(statements, true),
+    };
+    try {
+      const result = await work(tx);
+      if (state === "open") await sendInTx([], true);
+      conn.release();
+      return result;
+    } catch (err) {
+      if (state === "open") {
+        try {
+          await send(conn, [["ROLLBACK"]]);
+        } catch {
+          conn.destroy();
+          throw err;
+        }
+      }
+      // A failed COMMIT leaves the connection in an unknown state: never hand it out again.
+      if (state === "committed") conn.destroy();
+      else conn.release();
+      throw err;
+    }
+  }
+
+  return {
+    query: async <T>(sql: string, params?: readonly SqlValue[]) => (await send(pool, [[sql, params]]))[0] as T[],
+    run: async (sql, params) => (await send(pool, [[sql, params]]))[0] as number,
+    many: (statements) => send(pool, statements),
+    async transaction(work, { attempts = 4 } = {}) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await once(work);
+        } catch (err) {
+          if (attempt >= attempts || !isLockConflictError(err)) throw err;
+          await sleep(Math.random() * 5 * 2 ** attempt);
+        }
+      }
+    },
+    close: () => new Promise<void>((resolve) => pool.end(() => resolve())),
+  };
+}
+
+/** SQLite through the ORM's own connection (one writer; a second connection would block on its lock). */
+export function sqliteSql(orm: MikroORM): SqlDatabase {
+  const bind = (params: readonly SqlValue[] = []) =>
+    params.map((v) => (v instanceof Date ? v.getTime() : typeof v === "boolean" ? Number(v) : v));
+  const runner = (em: EntityManager): Sql => {
+    const conn = em.getConnection();
+    const ctx = () => em.getTransactionContext();
+    const one = async (sql: string, params?: readonly SqlValue[]): Promise<StatementResult> =>
+      /^\s*(select|with|pragma)\b/i.test(sql) || /\breturning\b/i.test(sql)
+        ? conn.execute<Row[]>(sql, bind(params), "all", ctx())
+        : (await conn.execute<{ affectedRows: number }>(sql, bind(params), "run", ctx())).affectedRows;
+    return {
+      query: async <T>(sql: string, params?: readonly SqlValue[]) => (await one(sql, params)) as T[],
+      run: async (sql, params) => (await one(sql, params)) as number,
+      async many(statements) {
+        const results: StatementResult[] = [];
+        for (const [sql, params] of statements) results.push(await one(sql, params));
+        return results;
+      },
+    };
+  };
+  const outside = runner(orm.em.fork() as EntityManager);
+  return {
+    ...outside,
+    async transaction(work, { attempts = 12 } = {}) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await orm.em.fork().transactional((em) => work(untilCommitted(runner(em as EntityManager))));
+        } catch (err) {
+          if (attempt >= attempts || !isLockConflictError(err)) throw err;
+          await sleep(Math.random() * 10 * attempt);
+        }
+      }
+    },
+    close: async () => {},
+  };
+}
+
+/** A transaction over `sql` whose `commitWith` only marks the end: the ORM commits when the work resolves. */
+function untilCommitted(sql: Sql): SqlTransaction {
+  let committed = false;
+  const open = <T>(run: () => Promise<T>): Promise<T> =>
+    committed ? Promise.reject(new Error("statement after commit")) : run();
+  return {
+    query: (text, params) => open(() => sql.query(text, params)),
+    run: (text, params) => open(() => sql.run(text, params)),
+    many: (statements) => open(() => sql.many(statements)),
+    commitWith: (statements) =>
+      open(() => {
+        committed = true;
+        return sql.many(statements);
+      }),
+  };
+}
