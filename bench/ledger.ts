@@ -16,7 +16,9 @@ import { performance } from "node:perf_hooks";
 import { createRpcClient, dropTestDatabases, freePort, type StorageSettings, storageEnv } from "@mypay/kit";
 import { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { type Connection, createConnection } from "mysql2/promise";
+import { databaseCpuSeconds, ownCpuSeconds } from "./lib/cpu.ts";
 import { percentile } from "./lib/load.ts";
+import { sampleService } from "./lib/service-stats.ts";
 
 const SERVER_URL = process.env.MYSQL_URL || process.env.DATABASE_URL || "mysql://root@127.0.0.1:3306";
 /** Measured seconds per closed-loop phase (after a one-second warm-up); half-rate phases run 4/5 of it. */
@@ -32,6 +34,8 @@ const storage: StorageSettings = {
 
 interface Figures {
   ops: number;
+  /** CPU µs per operation: the ledger process, this process (the callers), the database server (NaN if remote). */
+  cpu?: { ledger: number; client: number; database: number };
   perSecond: number;
   p50: number;
   p99: number;
@@ -62,6 +66,7 @@ async function closedLoop(seconds: number, op: (caller: number) => Promise<void>
       const started = performance.now();
       try {
         await op(caller);
+        completed++;
         if (measuring) latencies.push(performance.now() - started);
       } catch {
         if (measuring) errors++;
@@ -135,6 +140,27 @@ async function startLedger(port: number): Promise<ChildProcess> {
   throw new Error("ledger not ready in 60 s");
 }
 
+/** The ledger process's CPU seconds so far, from its own metrics. */
+const ledgerCpuSeconds = async (port: number) => (await sampleService(`http://127.0.0.1:${port}`)).cpuSeconds;
+
+/** Runs a closed loop and adds the CPU each side spent per operation while it ran (warm-up included). */
+async function withCpu(port: number, run: () => Promise<Figures>): Promise<Figures> {
+  const before = { ledger: await ledgerCpuSeconds(port), client: ownCpuSeconds(), database: databaseCpuSeconds() };
+  const startOps = completed;
+  const figures = await run();
+  const ops = completed - startOps;
+  const per = (after: number, start: number) => ((after - start) * 1e6) / ops;
+  figures.cpu = {
+    ledger: per(await ledgerCpuSeconds(port), before.ledger),
+    client: per(ownCpuSeconds(), before.client),
+    database: per(databaseCpuSeconds(), before.database),
+  };
+  return figures;
+}
+
+/** Operations completed since start (warm-up included), for CPU per operation. */
+let completed = 0;
+
 /** The ledger's group-commit figures so far, from its own metrics: mean batch size and retried conflicts. */
 async function batchFigures(port: number): Promise<{ meanBatch: number; conflicts: number }> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -197,9 +223,9 @@ async function main(): Promise<void> {
       ledger.hold({ merchantId, holdId: `po_b${seq++}`, amount: pkr(100n) }).then(() => undefined);
     const pick = () => merchants[Math.floor(Math.random() * merchants.length)]!;
     console.log(`ledger bench: ${CALLERS} concurrent callers, ${SECONDS} s per phase, ${new URL(SERVER_URL).host}`);
-    const hotFigures = await closedLoop(SECONDS, () => holdOn(hot));
+    const hotFigures = await withCpu(port, () => closedLoop(SECONDS, () => holdOn(hot)));
     const hotBatch = await batchFigures(port);
-    const spreadFigures = await closedLoop(SECONDS, () => holdOn(pick()));
+    const spreadFigures = await withCpu(port, () => closedLoop(SECONDS, () => holdOn(pick())));
     const spreadBatch = await batchFigures(port);
 
     const rawDatabase = `${storage.DATABASE_PREFIX}_raw`;
@@ -225,6 +251,10 @@ async function main(): Promise<void> {
       `  mean group-commit size: hot ${fmt(hotBatch.meanBatch, 1)}, after spread ${fmt(spreadBatch.meanBatch, 1)}; ` +
         `conflicts retried: hot ${fmt(hotBatch.conflicts)}, spread ${fmt(spreadBatch.conflicts - hotBatch.conflicts)}`,
     );
+    const cpu = (f: Figures) =>
+      f.cpu ? `ledger ${fmt(f.cpu.ledger)}, callers ${fmt(f.cpu.client)}, database ${fmt(f.cpu.database)}` : "–";
+    console.log(`  CPU µs per hold, hot: ${cpu(hotFigures)}`);
+    console.log(`  CPU µs per hold, spread: ${cpu(spreadFigures)}`);
     console.log("raw mysql2 baseline, UPDATE one row + COMMIT per operation:");
     console.log(row("one hot row", rawHot));
     console.log(row(`${fmt(MERCHANTS)} rows`, rawSpread));

@@ -1,6 +1,3 @@
-import { randomUUID } from "node:crypto";
-import { IsolationLevel, LockMode, raw } from "@mikro-orm/core";
-import type { EntityManager } from "@mikro-orm/sql";
 import {
   appError,
   Code,
@@ -10,10 +7,19 @@ import {
   GroupCommitter,
   notFound,
   type Outcome,
+  placeholders,
   Reason,
+  type Row,
+  type Sql,
+  type SqlTransaction,
+  type SqlValue,
+  type Statement,
+  sqlDate,
+  tuples,
 } from "@mypay/kit";
 import { AccountKind, HoldState, Movement, type MovementKind, ownerOf, PLATFORM } from "../domain/accounts.ts";
-import { Account, Entry, Hold, Transfer } from "./entities.ts";
+import { orderedId } from "../domain/ordered-id.ts";
+import { Account, Entry, Transfer } from "./entities.ts";
 
 export interface BalanceView {
   merchantId: string;
@@ -102,24 +108,6 @@ interface AccountPlan {
   locked?: string;
 }
 
-interface TransferRow {
-  id: string;
-  idempotencyKey: string;
-  kind: MovementKind;
-  debitAccountId: string;
-  creditAccountId: string;
-  amount: bigint;
-  fingerprint: string;
-  createdAt: Date;
-}
-
-interface EntryRow {
-  transferId: string;
-  accountId: string;
-  amount: bigint;
-  createdAt: Date;
-}
-
 const MERCHANT_KINDS: AccountKind[] = [AccountKind.AVAILABLE, AccountKind.LOCKED];
 const ALL_KINDS: AccountKind[] = [...MERCHANT_KINDS, AccountKind.FUNDING, AccountKind.SETTLEMENT];
 const FINAL_STATE = { capture: HoldState.CAPTURED, release: HoldState.RELEASED } as const;
@@ -159,25 +147,15 @@ export class LedgerStore {
     if (this.#knowsAccounts(merchantId, currency)) return;
     await this.#learnAccounts([merchantId]);
     const now = new Date();
-    const rows = ALL_KINDS.filter((kind) => !this.#accountIds.has(accountKey(merchantId, currency, kind))).map(
-      (kind) => ({
-        id: randomUUID(),
-        merchantId: ownerOf(kind, merchantId),
-        currency,
-        kind,
-        balance: 0n,
-        updatedAt: now,
-      }),
-    );
-    if (rows.length === 0) return;
+    const missing = ALL_KINDS.filter((kind) => !this.#accountIds.has(accountKey(merchantId, currency, kind)));
+    if (missing.length === 0) return;
+    const values = missing.flatMap((kind) => [orderedId(), ownerOf(kind, merchantId), currency, kind, 0, now]);
+    const ignore = this.#db.kind === "sqlite" ? "insert or ignore" : "insert ignore";
     await this.#retrying(() =>
-      this.#db
-        .em()
-        .createQueryBuilder(Account)
-        .insert(rows)
-        .onConflict(["merchantId", "currency", "kind"])
-        .ignore()
-        .execute(),
+      this.#db.sql.run(
+        `${ignore} into accounts (id, merchant_id, currency, kind, balance, updated_at) values ${tuples(missing.length, 6)}`,
+        values,
+      ),
     );
     await this.#learnAccounts([merchantId]);
   }
@@ -229,16 +207,14 @@ export class LedgerStore {
   }
 
   async getHold(holdId: string): Promise<HoldView | undefined> {
-    return (await this.#readHolds(this.#db.em(), [holdId])).get(holdId);
+    return (await this.#readHolds(this.#db.sql, [holdId])).get(holdId);
   }
 
   async balance(merchantId: string, currency: string): Promise<BalanceView> {
-    const rows = await this.#db
-      .em()
-      .createQueryBuilder(Account)
-      .select(["kind", "balance"])
-      .where({ merchantId, currency, kind: { $in: MERCHANT_KINDS } })
-      .execute("all");
+    const rows = await this.#db.sql.query<{ kind: string; balance: string | number }>(
+      "select kind, balance from accounts where merchant_id = ? and currency = ? and kind in (?, ?)",
+      [merchantId, currency, ...MERCHANT_KINDS],
+    );
     if (rows.length === 0) throw notFound(`merchant ${merchantId} account in ${currency}`);
     const of = (kind: string) => BigInt(rows.find((r) => r.kind === kind)?.balance ?? 0n);
     return { merchantId, currency, available: of(AccountKind.AVAILABLE), locked: of(AccountKind.LOCKED) };
@@ -314,7 +290,7 @@ export class LedgerStore {
         amount: BigInt(row.amount),
         transferKind,
         holdId: transferKind === "topup" ? "" : (transfer?.idempotencyKey.slice(transferKind.length + 1) ?? ""),
-        createdAt: toDate(row.createdAt),
+        createdAt: sqlDate(row.createdAt),
       };
     });
     return { entries, hasMore: rows.length > filter.limit };
@@ -437,7 +413,7 @@ export class LedgerStore {
       // Captures and releases name only a hold: read it first to learn whose accounts to lock.
       // Final holds never change again, so those are answered without a transaction.
       const settling = ops.flatMap((op) => (op.kind === "capture" || op.kind === "release" ? [op.holdId] : []));
-      const before = settling.length > 0 ? await this.#readHolds(this.#db.em(), settling) : new Map();
+      const before = settling.length > 0 ? await this.#readHolds(this.#db.sql, settling) : new Map();
       await this.#resolveAccounts(ops, before);
       const live: number[] = [];
       const homeless: number[] = [];
@@ -460,7 +436,7 @@ export class LedgerStore {
           const op = ops[i]!;
           if (op.kind === "hold") holdIds.push(op.holdId);
         }
-        const taken = holdIds.length > 0 ? await this.#readHolds(this.#db.em(), holdIds) : new Map<string, HoldView>();
+        const taken = holdIds.length > 0 ? await this.#readHolds(this.#db.sql, holdIds) : new Map<string, HoldView>();
         for (const i of homeless) {
           const op = ops[i]!;
           if (op.kind !== "topup" && op.kind !== "hold") continue;
@@ -499,8 +475,7 @@ export class LedgerStore {
    * are read after the locks, when every change to the locked merchants' holds has committed.
    */
   #transact(ops: LedgerOp[], before: Map<string, HoldView>): Promise<Outcome<OpResult>[]> {
-    const isolation = this.#db.kind === "sqlite" ? {} : { isolationLevel: IsolationLevel.READ_COMMITTED };
-    return this.#retrying(() => this.#db.em().transactional((em) => this.#apply(em, ops, before), isolation));
+    return this.#retrying(() => this.#db.sql.transaction((tx) => this.#apply(tx, ops, before), { attempts: 1 }));
   }
 
   /** Runs `work` again (after a short random pause) when it loses a race: deadlock, lock timeout, racing insert. */
@@ -516,63 +491,60 @@ export class LedgerStore {
     }
   }
 
-  async #apply(em: EntityManager, ops: LedgerOp[], before: Map<string, HoldView>): Promise<Outcome<OpResult>[]> {
+  /**
+   * One batch in two round trips on a server: the locking read of every touched account (in ascending id
+   * order, so batches never deadlock each other) with the reads that follow it, then every write with the
+   * COMMIT. Each operation is judged in arrival order against running balances in memory.
+   */
+  async #apply(tx: SqlTransaction, ops: LedgerOp[], before: Map<string, HoldView>): Promise<Outcome<OpResult>[]> {
     const now = new Date();
     const plans = ops.map((op) => this.#accountsOf(op, before)!);
     const accountIds = [...new Set(plans.flatMap((p) => [p.debit, p.credit, ...(p.locked ? [p.locked] : [])]))].sort();
-    // One locking read in ascending id order: every batch locks in the same global order.
-    const locking = em
-      .createQueryBuilder(Account)
-      .select(["id", "kind", "balance"])
-      .where({ id: { $in: accountIds } })
-      .orderBy({ id: "asc" });
-    if (this.#db.kind !== "sqlite") locking.setLockMode(LockMode.PESSIMISTIC_WRITE);
-    const lockedRows = await locking.execute("all");
-    const balances = new Map(lockedRows.map((r) => [r.id, BigInt(r.balance)]));
-    const kinds = new Map(lockedRows.map((r) => [r.id, r.kind as AccountKind]));
-    const startBalances = new Map(balances);
-
-    // Read after the locks. Every change to a merchant's holds also locks that merchant's rows, so this
-    // read (READ COMMITTED: the latest committed state) sees every hold of the locked merchants. A hold id
-    // racing in under another merchant surfaces as a unique-key violation on insert, and the retried
-    // batch then sees it.
-    const holdIds = ops.flatMap((op) => (op.kind === "topup" ? [] : [op.holdId]));
-    const holds = holdIds.length > 0 ? await this.#readHolds(em, holdIds) : new Map<string, HoldView>();
+    const forUpdate = this.#db.kind === "sqlite" ? "" : " for update";
+    // Read after the locks (same round trip, later statements). Every change to a merchant's holds also
+    // locks that merchant's rows, so this read (READ COMMITTED: the latest committed state) sees every
+    // hold of the locked merchants. A hold id racing in under another merchant surfaces as a unique-key
+    // violation on insert, and the retried batch then sees it.
+    const holdIds = [...new Set(ops.flatMap((op) => (op.kind === "topup" ? [] : [op.holdId])))];
     const topUpKeys = ops.flatMap((op) => (op.kind === "topup" ? [`topup:${op.key}`] : []));
-    const fingerprints = new Map<string, string>();
+    const reads: Statement[] = [
+      [
+        `select id, kind, balance from accounts where id in (${placeholders(accountIds.length)}) order by id${forUpdate}`,
+        accountIds,
+      ],
+    ];
+    if (holdIds.length > 0) reads.push(holdsQuery(holdIds));
     if (topUpKeys.length > 0) {
-      const prior = await em
-        .createQueryBuilder(Transfer)
-        .select(["idempotencyKey", "fingerprint"])
-        .where({ idempotencyKey: { $in: topUpKeys } })
-        .execute("all");
-      for (const row of prior) fingerprints.set(row.idempotencyKey, row.fingerprint);
+      reads.push([
+        `select idempotency_key, fingerprint from transfers where idempotency_key in (${placeholders(topUpKeys.length)})`,
+        topUpKeys,
+      ]);
+    }
+    const [lockedRows, ...rest] = (await tx.many(reads)) as Row[][];
+    const balances = new Map<string, bigint>();
+    const kinds = new Map<string, AccountKind>();
+    for (const row of lockedRows!) {
+      balances.set(row.id as string, BigInt(row.balance as string));
+      kinds.set(row.id as string, row.kind as AccountKind);
+    }
+    const startBalances = new Map(balances);
+    const holds = holdIds.length > 0 ? holdMap(rest.shift()!) : new Map<string, HoldView>();
+    const fingerprints = new Map<string, string>();
+    for (const row of topUpKeys.length > 0 ? rest.shift()! : []) {
+      fingerprints.set(row.idempotency_key as string, row.fingerprint as string);
     }
 
-    const transfers: TransferRow[] = [];
-    const entries: EntryRow[] = [];
-    const newHolds: HoldView[] = [];
+    const transfers: SqlValue[] = [];
+    const entries: SqlValue[] = [];
+    const newHolds: SqlValue[] = [];
     const finished = { [HoldState.CAPTURED]: [] as string[], [HoldState.RELEASED]: [] as string[] };
     const move = (kind: MovementKind, debit: string, credit: string, amount: bigint, key: string, fp: string) => {
       balances.set(debit, balances.get(debit)! - amount);
       balances.set(credit, balances.get(credit)! + amount);
-      const transferId = randomUUID();
-      transfers.push({
-        id: transferId,
-        idempotencyKey: key,
-        kind,
-        debitAccountId: debit,
-        creditAccountId: credit,
-        amount,
-        fingerprint: fp,
-        createdAt: now,
-      });
-      entries.push(
-        { transferId, accountId: debit, amount: -amount, createdAt: now },
-        { transferId, accountId: credit, amount, createdAt: now },
-      );
+      const transferId = orderedId();
+      transfers.push(transferId, key, kind, debit, credit, amount, fp, now);
+      entries.push(transferId, debit, -amount, now, transferId, credit, amount, now);
     };
-
     const outcomes = ops.map((op, i): Outcome<OpResult> => {
       const { debit, credit, locked } = plans[i]!;
       if (op.kind === "topup") {
@@ -627,7 +599,7 @@ export class LedgerStore {
           updatedAt: now,
         };
         holds.set(op.holdId, hold);
-        newHolds.push(hold);
+        newHolds.push(hold.id, hold.merchantId, hold.currency, hold.amount, hold.status, now, now);
         return { ok: true, value: hold };
       }
       const hold = holds.get(op.holdId)!;
@@ -649,31 +621,45 @@ export class LedgerStore {
         throw new Error(`ledger invariant broken: account ${id} would go negative`);
       }
     }
+    const writes: Statement[] = [];
     const changed = [...balances].filter(([id, balance]) => balance !== startBalances.get(id));
     if (changed.length > 0) {
-      const params = changed.flatMap(([id, balance]) => [id, balance - startBalances.get(id)!]);
-      await em
-        .createQueryBuilder(Account)
-        .update({
-          balance: raw(`balance + case id ${changed.map(() => "when ? then ?").join(" ")} end`, params),
-          updatedAt: now,
-        })
-        .where({ id: { $in: changed.map(([id]) => id) } })
-        .execute();
+      const cases = changed.map(() => "when ? then ?").join(" ");
+      writes.push([
+        `update accounts set balance = balance + case id ${cases} end, updated_at = ? where id in (${placeholders(changed.length)})`,
+        [
+          ...changed.flatMap(([id, balance]) => [id, balance - startBalances.get(id)!]),
+          now,
+          ...changed.map(([id]) => id),
+        ],
+      ]);
     }
     if (transfers.length > 0) {
-      await em.createQueryBuilder(Transfer).insert(transfers).execute();
-      await em.createQueryBuilder(Entry).insert(entries).execute();
+      writes.push(
+        [
+          `insert into transfers (id, idempotency_key, kind, debit_account_id, credit_account_id, amount, fingerprint, created_at) values ${tuples(transfers.length / 8, 8)}`,
+          transfers,
+        ],
+        [
+          `insert into entries (transfer_id, account_id, amount, created_at) values ${tuples(entries.length / 4, 4)}`,
+          entries,
+        ],
+      );
     }
-    if (newHolds.length > 0) await em.createQueryBuilder(Hold).insert(newHolds).execute();
+    if (newHolds.length > 0) {
+      writes.push([
+        `insert into holds (id, merchant_id, currency, amount, status, created_at, updated_at) values ${tuples(newHolds.length / 7, 7)}`,
+        newHolds,
+      ]);
+    }
     for (const [status, ids] of Object.entries(finished)) {
       if (ids.length === 0) continue;
-      await em
-        .createQueryBuilder(Hold)
-        .update({ status, updatedAt: now })
-        .where({ id: { $in: ids }, status: HoldState.PENDING })
-        .execute();
+      writes.push([
+        `update holds set status = ?, updated_at = ? where id in (${placeholders(ids.length)}) and status = ?`,
+        [status, now, ...ids, HoldState.PENDING],
+      ]);
     }
+    await tx.commitWith(writes);
     return outcomes;
   }
 
@@ -709,43 +695,47 @@ export class LedgerStore {
 
   /** Caches the ids of every account of these merchants and of the platform. */
   async #learnAccounts(merchantIds: string[]): Promise<void> {
-    const rows = await this.#db
-      .em()
-      .createQueryBuilder(Account)
-      .select(["id", "merchantId", "currency", "kind"])
-      .where({ merchantId: { $in: [...merchantIds, PLATFORM] } })
-      .execute("all");
-    for (const row of rows) {
-      this.#accountIds.set(accountKey(row.merchantId, row.currency, row.kind as AccountKind), row.id);
-    }
+    const owners = [...new Set([...merchantIds, PLATFORM])];
+    const rows = await this.#db.sql.query<{ id: string; merchant_id: string; currency: string; kind: AccountKind }>(
+      `select id, merchant_id, currency, kind from accounts where merchant_id in (${placeholders(owners.length)})`,
+      owners,
+    );
+    for (const row of rows) this.#accountIds.set(accountKey(row.merchant_id, row.currency, row.kind), row.id);
   }
 
-  async #readHolds(em: EntityManager, ids: string[]): Promise<Map<string, HoldView>> {
-    const rows = await em
-      .createQueryBuilder(Hold)
-      .select(["id", "merchantId", "currency", "amount", "status", "createdAt", "updatedAt"])
-      .where({ id: { $in: [...new Set(ids)] } })
-      .execute("all");
-    return new Map(
-      rows.map((row) => [
-        row.id,
-        {
-          id: row.id,
-          merchantId: row.merchantId,
-          currency: row.currency,
-          amount: BigInt(row.amount),
-          status: row.status as HoldState,
-          createdAt: toDate(row.createdAt),
-          updatedAt: toDate(row.updatedAt),
-        },
-      ]),
-    );
+  async #readHolds(sql: Sql, ids: string[]): Promise<Map<string, HoldView>> {
+    const [query, params] = holdsQuery([...new Set(ids)]);
+    return holdMap(await sql.query(query, params));
   }
 
   /** Errors after which the whole batch transaction is simply run again (a racing insert included). */
   #isConflict(err: unknown): boolean {
     return this.#db.isLockConflict(err) || this.#db.isUniqueViolation(err);
   }
+}
+
+function holdsQuery(ids: string[]): Statement {
+  return [
+    `select id, merchant_id, currency, amount, status, created_at, updated_at from holds where id in (${placeholders(ids.length)})`,
+    ids,
+  ];
+}
+
+function holdMap(rows: Row[]): Map<string, HoldView> {
+  return new Map(
+    rows.map((row) => [
+      row.id as string,
+      {
+        id: row.id as string,
+        merchantId: row.merchant_id as string,
+        currency: row.currency as string,
+        amount: BigInt(row.amount as string),
+        status: row.status as HoldState,
+        createdAt: sqlDate(row.created_at),
+        updatedAt: sqlDate(row.updated_at),
+      },
+    ]),
+  );
 }
 
 /** Whose accounts an operation moves money between: named by it, or by the hold it settles. */
@@ -786,11 +776,4 @@ function resultOf(outcome: Outcome<unknown>): OperationResult {
   if (reason === Reason.HOLD_ALREADY_FINAL) return "already_final";
   if (reason === Reason.IDEMPOTENCY_MISMATCH) return "mismatch";
   return "error";
-}
-
-/** Datetimes come back as Date (MySQL) or epoch milliseconds (SQLite) from raw selects. */
-function toDate(value: unknown): Date {
-  if (value instanceof Date) return value;
-  if (typeof value === "number" || typeof value === "bigint") return new Date(Number(value));
-  return new Date(String(value));
 }
