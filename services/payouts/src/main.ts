@@ -40,12 +40,17 @@ const clientOptions = { timeoutMs: config.RPC_TIMEOUT_MS, interceptors: [metrics
 const ledger = createRpcClient(LedgerService, config.LEDGER_URL, clientOptions);
 const notifier = createRpcClient(NotifierService, config.NOTIFIER_URL, clientOptions);
 let payoutMetrics: PayoutMetrics | undefined;
-const store = new PayoutStore(db, { onTransitions: (list) => payoutMetrics?.transitions(list) });
+// The relay (made below, once the store exists) relays what this process commits without claiming it.
+let relay: OutboxRelay | undefined;
+const store = new PayoutStore(db, {
+  onTransitions: (list) => payoutMetrics?.transitions(list),
+  handoff: { leaseMs: config.PROCESSOR_LEASE_MS, deliver: (rows) => relay?.handoff(rows) },
+});
 payoutMetrics = new PayoutMetrics(metrics.registry, store);
 const backlog = new Backlog(store, config.PAYOUTS_MAX_BACKLOG);
 const observe = { metrics: payoutMetrics, backlog };
 const retry = { retryBaseMs: config.RETRY_BASE_MS, retryCapMs: config.RETRY_CAP_MS };
-const relay = new OutboxRelay(
+relay = new OutboxRelay(
   store,
   ledger,
   notifier,

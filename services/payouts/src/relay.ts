@@ -24,9 +24,19 @@ const TARGET = { capture: HoldStatus.CAPTURED, release: HoldStatus.RELEASED } as
 const INVARIANT_ATTEMPTS = 30;
 
 /**
+ * Messages handed over in process and not yet relayed, at most. Past it new ones are left to a claim
+ * once their lease runs out (only while the ledger or the notifier keeps failing, since failed
+ * messages leave the hand for the table's retry schedule).
+ */
+const MAX_IN_HAND = 10_000;
+
+/**
  * Delivers outbox messages at least once, a batch per round: every capture/release of the round in ONE
  * `SettleHolds` call (idempotent on the payout id) and every `payout.updated` event in ONE `Publish`
- * call (deduplicated by the notifier on the event id); the results are recorded in one transaction.
+ * call (deduplicated by the notifier on the event id); the results are recorded in one round trip.
+ * A round takes the messages this process's own commits handed over (`handoff`) and, at least once a
+ * tick, claims what the table holds for anyone: retries that came due, and messages of a process that
+ * died before relaying them.
  */
 export class OutboxRelay {
   readonly #store: PayoutStore;
@@ -37,6 +47,8 @@ export class OutboxRelay {
   readonly #metrics: PayoutMetrics | undefined;
   readonly #backlog: Backlog | undefined;
   readonly loop: BatchLoop;
+  #inHand: OutboxRow[] = [];
+  #lastClaimAt = 0;
 
   constructor(
     store: PayoutStore,
@@ -61,9 +73,24 @@ export class OutboxRelay {
     });
   }
 
-  /** One round: claim a batch, move funds and publish events, record the results in one transaction. */
+  /** Messages this process just committed (leased to it): relayed in the next round. */
+  handoff(rows: OutboxRow[]): void {
+    const room = MAX_IN_HAND - this.#inHand.length;
+    this.#inHand.push(...(rows.length <= room ? rows : rows.slice(0, Math.max(0, room))));
+    this.loop.wake();
+  }
+
+  /** One round: take or claim a batch, move funds and publish events, record the results. */
   async #round(): Promise<boolean> {
-    const batch = await this.#store.claimOutbox(this.#options.batchSize, this.#options.leaseMs);
+    const { batchSize, leaseMs, tickSeconds } = this.#options;
+    const batch = this.#inHand.splice(0, batchSize);
+    let claimedFull = false;
+    if (batch.length < batchSize || Date.now() - this.#lastClaimAt >= tickSeconds * 1000) {
+      this.#lastClaimAt = Date.now();
+      const claimed = await this.#store.claimOutbox(batchSize, leaseMs);
+      claimedFull = claimed.length === batchSize;
+      batch.push(...claimed);
+    }
     if (batch.length > 0) {
       const done: string[] = [];
       const failed: Array<{ id: string; error: string; retryAt: Date }> = [];
@@ -93,7 +120,7 @@ export class OutboxRelay {
       // Also here: a process without the processor (PAYOUTS_PROCESSOR=false) still bounds its creates.
       await this.#backlog.refreshDue();
     }
-    return batch.length === this.#options.batchSize;
+    return claimedFull || this.#inHand.length > 0;
   }
 
   async #settleFunds(

@@ -51,7 +51,9 @@ export const PayoutTransition = defineEntity({
 
 /**
  * Transactional outbox: written in the same transaction as the status change it follows from,
- * and relayed at least once (ledger calls keyed by payout id, events keyed by event id).
+ * relayed at least once (ledger calls keyed by payout id, events keyed by event id), and deleted once
+ * relayed. A message is claimable when `nextAttemptAt` has passed: the writing process leases new
+ * messages to itself by setting it ahead, a claim sets it ahead by its lease, a failure to the retry time.
  */
 export const OutboxMessage = defineEntity({
   name: "OutboxMessage",
@@ -66,12 +68,10 @@ export const OutboxMessage = defineEntity({
     payload: p.text().nullable(),
     attempts: p.integer(),
     nextAttemptAt: p.datetime().length(3),
-    leaseUntil: p.datetime().length(3).nullable(),
     lastError: p.string().length(255).nullable(),
     createdAt: p.datetime().length(3),
-    doneAt: p.datetime().length(3).nullable(),
   },
-  indexes: [{ properties: ["doneAt", "nextAttemptAt"] }],
+  indexes: [{ properties: ["nextAttemptAt"] }],
 });
 
 /**

@@ -54,9 +54,9 @@ describe(`PayoutStore on ${engine}`, () => {
     }
   }
 
-  /** Marks every outbox message done, so outbox tests see only their own rows. */
+  /** Empties the outbox, so outbox tests see only their own rows. */
   async function drainOutbox(): Promise<void> {
-    await query("update outbox set done_at = ? where done_at is null", [new Date()]);
+    await query("delete from outbox");
   }
 
   async function insertAll(rows: PayoutRow[]): Promise<void> {
@@ -462,12 +462,9 @@ describe(`PayoutStore on ${engine}`, () => {
       expect(await store.outboxBacklog()).toBe(2);
       const again = await store.claimOutbox(10, LONG_LEASE);
       expect(again).toEqual([{ ...retryNow, attempts: 1 }]);
-      const [row] = await query("select last_error, done_at from outbox where id = ?", [retryNow.id]);
+      const [row] = await query("select last_error from outbox where id = ?", [retryNow.id]);
       expect(String(row?.last_error)).toBe("x".repeat(255));
-      expect(row?.done_at).toBeNull();
-      const [doneRow] = await query("select done_at, lease_until from outbox where id = ?", [done.id]);
-      expect(doneRow?.done_at).not.toBeNull();
-      expect(doneRow?.lease_until).toBeNull();
+      expect(await query("select id from outbox where id = ?", [done.id])).toEqual([]);
 
       await store.settleOutbox([retryNow.id], []);
       expect(await store.outboxBacklog()).toBe(1);
@@ -481,6 +478,24 @@ describe(`PayoutStore on ${engine}`, () => {
       expect(first).toBeDefined();
       await sleep(20);
       expect(await store.claimOutbox(10, LONG_LEASE)).toEqual([first]);
+    });
+
+    it("hands new messages to the in-process relay after the commit, leased so that no claim takes them meanwhile", async () => {
+      const handed: string[][] = [];
+      const leaseMs = 300;
+      const own = new PayoutStore(db, { handoff: { leaseMs, deliver: (rows) => handed.push(rows.map((r) => r.id)) } });
+      const row = newPayout();
+      expect(await own.insert(row, "merchant:test")).toBe(true);
+      const [outbox] = await query("select id from outbox where payout_id = ?", [row.id]);
+      expect(handed).toEqual([[outbox?.id]]);
+      // Nobody else relays it while this process holds it…
+      expect(await store.claimOutbox(10, LONG_LEASE)).toEqual([]);
+      // …and should the process die before relaying it, any relay claims it once the lease runs out.
+      await sleep(leaseMs + 50);
+      expect((await store.claimOutbox(10, LONG_LEASE)).map((m) => m.id)).toEqual([outbox?.id]);
+      // A transaction that fails hands nothing over.
+      expect(await own.insert(row, "merchant:test")).toBe(false);
+      expect(handed).toHaveLength(1);
     });
 
     it("claims at most the limit and never one message twice across concurrent claimers", async () => {

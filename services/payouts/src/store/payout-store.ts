@@ -1,11 +1,18 @@
 import { randomUUID } from "node:crypto";
-import { LockMode, raw } from "@mikro-orm/core";
-import type { EntityManager } from "@mikro-orm/sql";
-import type { Database, Outcome } from "@mypay/kit";
-import { Code } from "@mypay/kit";
+import {
+  Code,
+  type Database,
+  type Outcome,
+  placeholders,
+  type Row,
+  type SqlValue,
+  type Statement,
+  sqlDate,
+  tuples,
+} from "@mypay/kit";
 import { canTransition, fundsActionFor, type Status } from "../domain/status.ts";
 import { type PayoutRow, payoutUpdatedEvent } from "../payout-message.ts";
-import { OutboxMessage, Payout, PayoutRequest, PayoutTransition } from "./entities.ts";
+import { Payout, PayoutTransition } from "./entities.ts";
 
 /** A status change decided by the processor for a payout it holds the lease of. */
 export interface PayoutChange {
@@ -47,6 +54,13 @@ export interface CommittedTransition {
 export interface PayoutStoreOptions {
   /** Called after each commit with the transitions it made. */
   onTransitions?: (transitions: CommittedTransition[]) => void;
+  /**
+   * In-process relay of new outbox messages: messages the hot paths write are leased to this process for
+   * `leaseMs` and handed to `deliver` after their commit, so the relay never has to claim them from the
+   * table. Should this process die first, any relay claims them once the lease runs out. Without it,
+   * new messages are due at once for whichever relay claims them.
+   */
+  handoff?: { leaseMs: number; deliver: (rows: OutboxRow[]) => void };
 }
 
 /** The idempotency record of one create request (table payout_requests). */
@@ -129,37 +143,150 @@ export class IllegalTransitionError extends Error {
 
 export class PayoutNotFoundError extends Error {}
 
-const date = (v: unknown): Date => (v instanceof Date ? v : new Date(v as string | number));
+/** Every column of `payouts` that a new row sets, in the order `payoutValues` gives them. */
+const PAYOUT_COLUMNS =
+  "id, merchant_id, idempotency_key, fingerprint, merchant_reference, currency, amount, status, dest_type, " +
+  "bank_code, account_number, account_title, psp_reference, failure_code, failure_message, attempts, " +
+  "next_attempt_at, created_at, updated_at, processed_at";
+const PAYOUT_WIDTH = 20;
 
+function payoutValues(row: PayoutRow): SqlValue[] {
+  return [
+    row.id,
+    row.merchantId,
+    row.idempotencyKey,
+    row.fingerprint,
+    row.merchantReference,
+    row.currency,
+    row.amount,
+    row.status,
+    row.destType,
+    row.bankCode,
+    row.accountNumber,
+    row.accountTitle,
+    row.pspReference,
+    row.failureCode,
+    row.failureMessage,
+    row.attempts,
+    row.nextAttemptAt,
+    row.createdAt,
+    row.updatedAt,
+    row.processedAt,
+  ];
+}
+
+/** A `payouts` row as plain SQL reads it. */
+function payoutFromRow(r: Row): PayoutRow {
+  return {
+    id: r.id as string,
+    merchantId: r.merchant_id as string,
+    idempotencyKey: r.idempotency_key as string,
+    fingerprint: r.fingerprint as string,
+    merchantReference: r.merchant_reference as string,
+    currency: r.currency as string,
+    amount: BigInt(r.amount as string),
+    status: r.status as Status,
+    destType: r.dest_type as string,
+    bankCode: r.bank_code as string,
+    accountNumber: r.account_number as string,
+    accountTitle: r.account_title as string,
+    pspReference: (r.psp_reference as string | null) ?? null,
+    failureCode: (r.failure_code as string | null) ?? null,
+    failureMessage: (r.failure_message as string | null) ?? null,
+    attempts: Number(r.attempts),
+    nextAttemptAt: sqlDate(r.next_attempt_at),
+    createdAt: sqlDate(r.created_at),
+    updatedAt: sqlDate(r.updated_at),
+    processedAt: r.processed_at == null ? null : sqlDate(r.processed_at),
+  };
+}
+
+/** An entity read by the ORM (cold paths), as a payout row. */
 function asRow(entity: object): PayoutRow {
   const row = entity as PayoutRow;
   return { ...row, amount: BigInt(row.amount) };
 }
 
-function asRecord(entity: object): RequestRecord {
-  const r = entity as RequestRecord;
+const REQUEST_COLUMNS =
+  "payout_id, merchant_id, idempotency_key, fingerprint, state, owner, locked_until, error_code, error_reason, " +
+  "error_message, error_field, created_at, updated_at, expires_at";
+
+function requestValues(r: RequestRecord): SqlValue[] {
+  return [
+    r.payoutId,
+    r.merchantId,
+    r.idempotencyKey,
+    r.fingerprint,
+    r.state,
+    r.owner,
+    r.lockedUntil,
+    r.errorCode,
+    r.errorReason,
+    r.errorMessage,
+    r.errorField,
+    r.createdAt,
+    r.updatedAt,
+    r.expiresAt,
+  ];
+}
+
+function requestFromRow(r: Row): RequestRecord {
   return {
-    ...r,
-    lockedUntil: date(r.lockedUntil),
-    createdAt: date(r.createdAt),
-    updatedAt: date(r.updatedAt),
-    expiresAt: date(r.expiresAt),
+    payoutId: r.payout_id as string,
+    merchantId: r.merchant_id as string,
+    idempotencyKey: r.idempotency_key as string,
+    fingerprint: r.fingerprint as string,
+    state: r.state as RequestRecord["state"],
+    owner: r.owner as string,
+    lockedUntil: sqlDate(r.locked_until),
+    errorCode: r.error_code == null ? null : Number(r.error_code),
+    errorReason: (r.error_reason as string | null) ?? null,
+    errorMessage: (r.error_message as string | null) ?? null,
+    errorField: (r.error_field as string | null) ?? null,
+    createdAt: sqlDate(r.created_at),
+    updatedAt: sqlDate(r.updated_at),
+    expiresAt: sqlDate(r.expires_at),
   };
+}
+
+interface TransitionInsert {
+  payoutId: string;
+  from: Status | null;
+  to: Status;
+  reason: string | null;
+  actor: string;
+  at: Date;
+}
+
+function insertTransitions(items: TransitionInsert[]): Statement {
+  return [
+    `insert into payout_transitions (payout_id, from_status, to_status, reason, actor, at) values ${tuples(items.length, 6)}`,
+    items.flatMap((t) => [t.payoutId, t.from, t.to, t.reason, t.actor, t.at]),
+  ];
+}
+
+/** What a committed status change puts in the outbox: its funds actions and, when merchants are told, an event. */
+interface Queued {
+  row: PayoutRow;
+  actions: Array<"capture" | "release">;
+  notify: boolean;
 }
 
 /** Storage of payouts, their audit trail and the outbox. Every write is one transaction. */
 export class PayoutStore {
   readonly #db: Database;
   readonly #onTransitions: (transitions: CommittedTransition[]) => void;
+  readonly #handoff: PayoutStoreOptions["handoff"];
 
   constructor(db: Database, options: PayoutStoreOptions = {}) {
     this.#db = db;
     this.#onTransitions = options.onTransitions ?? (() => {});
+    this.#handoff = options.handoff;
   }
 
   async get(merchantId: string, id: string): Promise<PayoutRow | undefined> {
-    const found = await this.#db.em().findOne(Payout, { id, merchantId });
-    return found ? asRow(found) : undefined;
+    const [row] = await this.#db.sql.query("select * from payouts where id = ? and merchant_id = ?", [id, merchantId]);
+    return row ? payoutFromRow(row) : undefined;
   }
 
   /**
@@ -168,25 +295,25 @@ export class PayoutStore {
    */
   async getMany(merchantId: string, ids: readonly string[]): Promise<PayoutRow[]> {
     if (ids.length === 0) return [];
-    // The hottest read: plain SQL mapped by the ORM's compiled result mapper (its own column names and
-    // date handling per engine), because building the same query with the query builder costs more
-    // than running it.
-    const em = this.#db.em();
-    const meta = em.getMetadata(Payout);
-    const rows = await em
-      .getConnection()
-      .execute<Record<string, unknown>[]>(
-        `select * from ${meta.tableName} where merchant_id = ? and id in (${ids.map(() => "?").join(", ")})`,
-        [merchantId, ...ids],
-        "all",
-      );
-    const comparator = em.getComparator();
-    return rows.map((row) => asRow(comparator.mapResult(meta, row)));
+    const rows = await this.#db.sql.query(
+      `select * from payouts where merchant_id = ? and id in (${placeholders(ids.length)})`,
+      [merchantId, ...ids],
+    );
+    return rows.map(payoutFromRow);
   }
 
   async findByKey(merchantId: string, idempotencyKey: string): Promise<PayoutRow | undefined> {
-    const found = await this.#db.em().findOne(Payout, { merchantId, idempotencyKey });
-    return found ? asRow(found) : undefined;
+    const [row] = await this.#db.sql.query("select * from payouts where merchant_id = ? and idempotency_key = ?", [
+      merchantId,
+      idempotencyKey,
+    ]);
+    return row ? payoutFromRow(row) : undefined;
+  }
+
+  /** Reads a payout of any merchant (admin calls). */
+  async getAny(id: string): Promise<PayoutRow | undefined> {
+    const [row] = await this.#db.sql.query("select * from payouts where id = ?", [id]);
+    return row ? payoutFromRow(row) : undefined;
   }
 
   /**
@@ -195,25 +322,19 @@ export class PayoutStore {
    */
   async insert(row: PayoutRow, actor: string): Promise<boolean> {
     try {
-      await this.#tx(async (em) => {
-        await em
-          .createQueryBuilder(Payout)
-          .insert({ ...row, leaseId: null, leaseUntil: null })
-          .execute();
-        await em
-          .createQueryBuilder(PayoutTransition)
-          .insert({
-            payoutId: row.id,
-            fromStatus: null,
-            toStatus: row.status,
-            reason: "created",
-            actor,
-            at: row.createdAt,
-          })
-          .execute();
-        await this.#queue(em, [{ row, actions: [], notify: true }]);
+      const queued = await this.#db.sql.transaction((tx) => {
+        const outbox = this.#outbox([{ row, actions: [], notify: true }]);
+        return tx
+          .commitWith([
+            [`insert into payouts (${PAYOUT_COLUMNS}) values ${tuples(1, PAYOUT_WIDTH)}`, payoutValues(row)],
+            insertTransitions([
+              { payoutId: row.id, from: null, to: row.status, reason: "created", actor, at: row.createdAt },
+            ]),
+            ...outbox.statements,
+          ])
+          .then(() => outbox.rows);
       });
-      this.#onTransitions([{ from: null, to: row.status, row }]);
+      this.#committed([{ from: null, to: row.status, row }], queued);
       return true;
     } catch (err) {
       if (this.#db.isUniqueViolation(err)) return false;
@@ -229,79 +350,58 @@ export class PayoutStore {
   async claimDue(limit: number, leaseMs: number): Promise<ClaimedPayout[]> {
     const now = new Date();
     const leaseUntil = new Date(now.getTime() + leaseMs);
-    // READ COMMITTED: the locking reads take no gap locks, so concurrent claimers (and creates
-    // inserting new PENDING rows) do not deadlock on the index ranges they scan and update.
-    return this.#tx(
-      async (em) => {
-        // One query per state, each an ordered walk of the (status, next_attempt_at) index that stops at
-        // `limit`, so InnoDB locks only the rows it returns. A single OR across the states makes the
-        // server sort every due row first and lock them all: concurrent claimers then skip everything.
-        const lockDue = async (where: { status: Status } & Record<string, unknown>) => {
-          const qb = em
-            .createQueryBuilder(Payout)
-            .select("*")
-            .where(where)
-            .orderBy({ nextAttemptAt: "asc" })
-            .limit(limit);
-          if (this.#db.kind !== "sqlite") qb.setLockMode(LockMode.PESSIMISTIC_PARTIAL_WRITE);
-          return (await qb.execute("all", true)) as Array<{ nextAttemptAt: Date | string | number }>;
-        };
-        const due = [
-          ...(await lockDue({ status: "PENDING", nextAttemptAt: { $lte: now } })),
-          ...(await lockDue({ status: "RETRY", nextAttemptAt: { $lte: now } })),
-          ...(await lockDue({ status: "PROCESSING", leaseUntil: { $lt: now } })),
-        ]
-          .sort((a, b) => new Date(a.nextAttemptAt).getTime() - new Date(b.nextAttemptAt).getTime())
-          .slice(0, limit);
-        if (due.length === 0) return [];
-        // One statement claims the whole batch under one lease. The due condition is repeated so that a
-        // row another claimer took meanwhile (possible only on SQLite, which has no row locks) is left alone.
-        const rows = due.map(asRow);
-        const leaseId = randomUUID();
-        const updated = await em.nativeUpdate(
-          Payout,
-          {
-            id: { $in: rows.map((r) => r.id) },
-            $or: [
-              { status: { $in: ["PENDING", "RETRY"] }, nextAttemptAt: { $lte: now } },
-              { status: "PROCESSING", leaseUntil: { $lt: now } },
-            ],
-          },
-          { status: "PROCESSING", leaseId, leaseUntil, attempts: raw("attempts + 1"), updatedAt: now },
-        );
-        let mine = rows;
-        if (updated !== rows.length) {
-          const owned = await em.find(Payout, { leaseId }, { fields: ["id"] });
-          const ids = new Set(owned.map((o) => o.id));
-          mine = rows.filter((r) => ids.has(r.id));
-        }
-        const claimed: ClaimedPayout[] = mine.map((row) => ({
-          row: { ...row, status: "PROCESSING", attempts: row.attempts + 1, updatedAt: now },
-          leaseId,
-          from: row.status,
-        }));
-        if (claimed.length > 0) {
-          await em
-            .createQueryBuilder(PayoutTransition)
-            .insert(
-              claimed.map((c) => ({
-                payoutId: c.row.id,
-                fromStatus: c.from,
-                toStatus: "PROCESSING",
-                reason: `attempt ${c.row.attempts}`,
-                actor: ACTOR_SYSTEM,
-                at: now,
-              })),
-            )
-            .execute();
-        }
-        return claimed;
-      },
-      { readCommitted: true },
-    ).then((claimed) => {
-      if (claimed.length > 0) this.#onTransitions(claimed.map((c) => ({ from: c.from, to: "PROCESSING", row: c.row })));
-      return claimed;
+    const lock = this.#db.kind === "sqlite" ? "" : " for update skip locked";
+    // One query per state, each an ordered walk of the (status, next_attempt_at) index that stops at
+    // `limit`, so InnoDB locks only the rows it returns. A single OR across the states makes the server
+    // sort every due row first and lock them all: concurrent claimers then skip everything.
+    const due = (condition: string): Statement => [
+      `select * from payouts where ${condition} order by next_attempt_at limit ${limit}${lock}`,
+      [now],
+    ];
+    const claimed = await this.#db.sql.transaction(async (tx) => {
+      const found = (await tx.many([
+        due("status = 'PENDING' and next_attempt_at <= ?"),
+        due("status = 'RETRY' and next_attempt_at <= ?"),
+        due("status = 'PROCESSING' and lease_until < ?"),
+      ])) as Row[][];
+      const rows = found
+        .flat()
+        .map(payoutFromRow)
+        .sort((a, b) => a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime())
+        .slice(0, limit);
+      if (rows.length === 0) return [];
+      const leaseId = randomUUID();
+      const ids = rows.map((r) => r.id);
+      // The due condition is repeated: a row claimed meanwhile stays untouched. Every returned row is
+      // locked on a server and SQLite has one writer, so anything less than all of them is a broken invariant.
+      const updated = await tx.run(
+        `update payouts set status = 'PROCESSING', lease_id = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
+          where id in (${placeholders(ids.length)})
+            and ((status in ('PENDING', 'RETRY') and next_attempt_at <= ?) or (status = 'PROCESSING' and lease_until < ?))`,
+        [leaseId, leaseUntil, now, ...ids, now, now],
+      );
+      if (updated !== rows.length) throw new Error(`claimed ${updated} of ${rows.length} locked payouts`);
+      const claims: ClaimedPayout[] = rows.map((row) => ({
+        row: { ...row, status: "PROCESSING", attempts: row.attempts + 1, updatedAt: now },
+        leaseId,
+        from: row.status,
+      }));
+      await tx.commitWith([
+        insertTransitions(
+          claims.map((c) => ({
+            payoutId: c.row.id,
+            from: c.from,
+            to: "PROCESSING",
+            reason: `attempt ${c.row.attempts}`,
+            actor: ACTOR_SYSTEM,
+            at: now,
+          })),
+        ),
+      ]);
+      return claims;
     });
+    if (claimed.length > 0) this.#onTransitions(claimed.map((c) => ({ from: c.from, to: "PROCESSING", row: c.row })));
+    return claimed;
   }
 
   /**
@@ -312,150 +412,125 @@ export class PayoutStore {
   async applyChanges(changes: PayoutChange[]): Promise<number> {
     if (changes.length === 0) return 0;
     const now = new Date();
-    const committed: CommittedTransition[] = [];
-    const count = await this.#tx(async (em) => {
-      committed.length = 0;
-      // Only changes whose payout is still PROCESSING under the same lease apply (a stale worker's
-      // result is dropped); the locking read keeps them so until the update below.
-      const qb = em
-        .createQueryBuilder(Payout)
-        .select(["id", "leaseId"])
-        .where({ id: { $in: changes.map((c) => c.row.id) }, status: "PROCESSING" });
-      if (this.#db.kind !== "sqlite") qb.setLockMode(LockMode.PESSIMISTIC_WRITE);
-      const held = new Map(
-        ((await qb.execute("all", true)) as Array<{ id: string; leaseId: string | null }>).map((r) => [
-          r.id,
-          r.leaseId,
-        ]),
+    const lock = this.#db.kind === "sqlite" ? "" : " for update";
+    const result = await this.#db.sql.transaction(async (tx) => {
+      // Only changes whose payout is still PROCESSING under the same lease apply; the locking read keeps
+      // them so until the commit.
+      const held = await tx.query<{ id: string; lease_id: string | null }>(
+        `select id, lease_id from payouts where id in (${placeholders(changes.length)}) and status = 'PROCESSING'${lock}`,
+        changes.map((c) => c.row.id),
       );
-      const owned = changes.filter((c) => held.get(c.row.id) === c.leaseId);
-      if (owned.length === 0) return 0;
+      const leaseOf = new Map(held.map((r) => [r.id, r.lease_id]));
+      const owned = changes.filter((c) => leaseOf.get(c.row.id) === c.leaseId);
+      if (owned.length === 0) return { committed: [], queued: [] };
       const rows = owned.map((c): PayoutRow => ({ ...c.row, ...c.set, status: c.to, updatedAt: now }));
-      await this.#updateRows(em, rows);
-      const applied: Array<{ row: PayoutRow; actions: Array<"capture" | "release">; notify: boolean }> = [];
-      const transitions = [];
+      const queue: Queued[] = [];
+      const committed: CommittedTransition[] = [];
+      const transitions: TransitionInsert[] = [];
       for (const [i, change] of owned.entries()) {
         const row = rows[i]!;
         const action = fundsActionFor(change.to);
-        applied.push({ row, actions: action ? [action] : [], notify: change.notify });
+        queue.push({ row, actions: action ? [action] : [], notify: change.notify });
         committed.push({ from: "PROCESSING", to: change.to, row });
         transitions.push({
           payoutId: row.id,
-          fromStatus: "PROCESSING",
-          toStatus: change.to,
+          from: "PROCESSING",
+          to: change.to,
           reason: change.reason,
           actor: ACTOR_SYSTEM,
           at: now,
         });
       }
-      await em.createQueryBuilder(PayoutTransition).insert(transitions).execute();
-      await this.#queue(em, applied);
-      return applied.length;
+      const outbox = this.#outbox(queue);
+      await tx.commitWith([this.#updateRows(rows), insertTransitions(transitions), ...outbox.statements]);
+      return { committed, queued: outbox.rows };
     });
-    this.#onTransitions(committed);
-    return count;
+    this.#committed(result.committed, result.queued);
+    return result.committed.length;
   }
 
-  /** Claims up to `limit` due outbox messages under a lease, oldest first. */
+  /**
+   * Claims up to `limit` due outbox messages under a lease, oldest first: messages no process has in hand
+   * (failed ones past their retry time, or those whose process died before relaying them).
+   */
   async claimOutbox(limit: number, leaseMs: number): Promise<OutboxRow[]> {
     const now = new Date();
-    // READ COMMITTED, as in claimDue: no gap locks, so claims do not deadlock with outbox inserts.
-    return this.#tx(
-      async (em) => {
-        const qb = em
-          .createQueryBuilder(OutboxMessage)
-          .select(["id", "payoutId", "kind", "merchantId", "payload", "attempts"])
-          .where({
-            doneAt: null,
-            nextAttemptAt: { $lte: now },
-            $or: [{ leaseUntil: null }, { leaseUntil: { $lt: now } }],
-          })
-          .orderBy({ nextAttemptAt: "asc" })
-          .limit(limit);
-        if (this.#db.kind !== "sqlite") qb.setLockMode(LockMode.PESSIMISTIC_PARTIAL_WRITE);
-        const rows = (await qb.execute("all", true)) as OutboxRow[];
-        if (rows.length === 0) return [];
-        await em.nativeUpdate(
-          OutboxMessage,
-          { id: { $in: rows.map((r) => r.id) } },
-          { leaseUntil: new Date(now.getTime() + leaseMs) },
-        );
-        return rows;
-      },
-      { readCommitted: true },
-    );
+    const lock = this.#db.kind === "sqlite" ? "" : " for update skip locked";
+    return this.#db.sql.transaction(async (tx) => {
+      const rows = await tx.query<Row>(
+        `select id, payout_id, kind, merchant_id, payload, attempts from outbox
+          where next_attempt_at <= ? order by next_attempt_at limit ${limit}${lock}`,
+        [now],
+      );
+      if (rows.length === 0) return [];
+      await tx.commitWith([
+        [
+          `update outbox set next_attempt_at = ? where id in (${placeholders(rows.length)})`,
+          [new Date(now.getTime() + leaseMs), ...rows.map((r) => r.id as string)],
+        ],
+      ]);
+      return rows.map(
+        (r): OutboxRow => ({
+          id: r.id as string,
+          payoutId: r.payout_id as string,
+          kind: r.kind as OutboxRow["kind"],
+          merchantId: r.merchant_id as string,
+          payload: (r.payload as string | null) ?? null,
+          attempts: Number(r.attempts),
+        }),
+      );
+    });
   }
 
-  /** Records relay results in one transaction: done rows are closed, failed rows retried later. */
+  /** Records relay results in one round trip: relayed messages leave the outbox, failed ones come back at `retryAt`. */
   async settleOutbox(done: string[], failed: Array<{ id: string; error: string; retryAt: Date }>): Promise<void> {
-    if (done.length === 0 && failed.length === 0) return;
-    const now = new Date();
-    await this.#tx(async (em) => {
-      if (done.length > 0) {
-        await em.nativeUpdate(OutboxMessage, { id: { $in: done } }, { doneAt: now, leaseUntil: null });
-      }
-      for (const f of failed) {
-        await em.nativeUpdate(
-          OutboxMessage,
-          { id: f.id },
-          {
-            lastError: f.error.slice(0, 255),
-            nextAttemptAt: f.retryAt,
-            leaseUntil: null,
-            attempts: raw("attempts + 1"),
-          },
-        );
-      }
-    });
+    const statements: Statement[] = [];
+    if (done.length > 0) statements.push([`delete from outbox where id in (${placeholders(done.length)})`, done]);
+    for (const f of failed) {
+      statements.push([
+        "update outbox set last_error = ?, next_attempt_at = ?, attempts = attempts + 1 where id = ?",
+        [f.error.slice(0, 255), f.retryAt, f.id],
+      ]);
+    }
+    if (statements.length > 0) await this.#db.sql.many(statements);
   }
 
   /** Number of outbox messages not yet relayed, counted up to `cap` (a bounded scan). */
   async outboxBacklog(cap = 1_000_000): Promise<number> {
-    const rows = await this.#sql(
-      "select count(*) as n from (select 1 from outbox where done_at is null limit ?) as backlog",
+    const [row] = await this.#db.sql.query<{ n: unknown }>(
+      "select count(*) as n from (select 1 from outbox limit ?) as backlog",
       [cap],
     );
-    return Number(rows[0]?.n ?? 0);
+    return Number(row?.n ?? 0);
   }
 
   /** Number of payouts the processor may claim now (PENDING/RETRY that are due), counted up to `cap`. */
   async dueCount(cap = 1_000_000): Promise<number> {
-    const now = new Date();
-    const rows = await this.#sql(
+    const [row] = await this.#db.sql.query<{ n: unknown }>(
       "select count(*) as n from (select 1 from payouts where status in ('PENDING', 'RETRY') and next_attempt_at <= ? limit ?) as due",
-      [this.#param(now), cap],
+      [new Date(), cap],
     );
-    return Number(rows[0]?.n ?? 0);
+    return Number(row?.n ?? 0);
   }
 
   /** When the oldest due payout became due, or undefined when none is due. */
   async oldestDueAt(): Promise<Date | undefined> {
     const now = new Date();
-    let oldest: Date | undefined;
-    for (const status of ["PENDING", "RETRY"]) {
-      const [first] = await this.#db
-        .em()
-        .find(
-          Payout,
-          { status, nextAttemptAt: { $lte: now } },
-          { fields: ["id", "nextAttemptAt"], orderBy: { nextAttemptAt: "asc" }, limit: 1 },
-        );
-      const at = first ? date(first.nextAttemptAt) : undefined;
-      if (at && (!oldest || at < oldest)) oldest = at;
-    }
-    return oldest;
+    const oldest = (status: string): Statement => [
+      "select next_attempt_at from payouts where status = ? and next_attempt_at <= ? order by next_attempt_at limit 1",
+      [status, now],
+    ];
+    const found = (await this.#db.sql.many([oldest("PENDING"), oldest("RETRY")])) as Row[][];
+    const times = found.flat().map((r) => sqlDate(r.next_attempt_at).getTime());
+    return times.length > 0 ? new Date(Math.min(...times)) : undefined;
   }
 
   /** Payouts per status. */
   async countByStatus(): Promise<Record<string, number>> {
-    const rows = await this.#sql("select status, count(*) as n from payouts group by status");
-    return Object.fromEntries(rows.map((r) => [String(r.status), Number(r.n)]));
-  }
-
-  /** Reads a payout of any merchant (admin calls). */
-  async getAny(id: string): Promise<PayoutRow | undefined> {
-    const found = await this.#db.em().findOne(Payout, { id });
-    return found ? asRow(found) : undefined;
+    const rows = await this.#db.sql.query<{ status: string; n: unknown }>(
+      "select status, count(*) as n from payouts group by status",
+    );
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
   }
 
   /** A page of payouts, newest first; `hasMore` tells whether another page follows. */
@@ -488,7 +563,7 @@ export class PayoutStore {
       toStatus: t.toStatus as Status,
       reason: t.reason ?? null,
       actor: t.actor,
-      at: date(t.at),
+      at: sqlDate(t.at),
     }));
   }
 
@@ -504,41 +579,50 @@ export class PayoutStore {
         throw new IllegalTransitionError(current.status, t.to);
       }
       const now = new Date();
-      const set: Partial<PayoutRow> = { status: t.to, updatedAt: now };
-      if (t.to === "PENDING") Object.assign(set, { nextAttemptAt: now });
+      const row: PayoutRow = { ...current, status: t.to, updatedAt: now };
+      if (t.to === "PENDING") row.nextAttemptAt = now;
       if (t.to === "FAILED") {
-        Object.assign(set, {
-          failureCode: t.failureCode ?? t.to,
-          failureMessage: t.reason.slice(0, 255),
-          processedAt: now,
-        });
+        row.failureCode = t.failureCode ?? t.to;
+        row.failureMessage = t.reason.slice(0, 255);
+        row.processedAt = now;
       }
-      if (t.to === "CANCELLED") Object.assign(set, { processedAt: now });
-      const row: PayoutRow = { ...current, ...set };
-      const applied = await this.#tx(async (em) => {
-        const updated = await em.nativeUpdate(
-          Payout,
-          { id: current.id, status: current.status, updatedAt: current.updatedAt },
-          set,
+      if (t.to === "CANCELLED") row.processedAt = now;
+      const action = fundsActionFor(t.to);
+      const queued = await this.#db.sql.transaction(async (tx) => {
+        const updated = await tx.run(
+          `update payouts set status = ?, next_attempt_at = ?, failure_code = ?, failure_message = ?, processed_at = ?,
+                  updated_at = ? where id = ? and status = ? and updated_at = ?`,
+          [
+            row.status,
+            row.nextAttemptAt,
+            row.failureCode,
+            row.failureMessage,
+            row.processedAt,
+            now,
+            row.id,
+            current.status,
+            current.updatedAt,
+          ],
         );
-        if (updated !== 1) return false;
-        await em
-          .createQueryBuilder(PayoutTransition)
-          .insert({
-            payoutId: row.id,
-            fromStatus: current.status,
-            toStatus: t.to,
-            reason: t.reason.slice(0, 255),
-            actor: t.actor,
-            at: now,
-          })
-          .execute();
-        const action = fundsActionFor(t.to);
-        await this.#queue(em, [{ row, actions: action ? [action] : [], notify: true }]);
-        return true;
+        if (updated !== 1) return undefined;
+        const outbox = this.#outbox([{ row, actions: action ? [action] : [], notify: true }]);
+        await tx.commitWith([
+          insertTransitions([
+            {
+              payoutId: row.id,
+              from: current.status,
+              to: t.to,
+              reason: t.reason.slice(0, 255),
+              actor: t.actor,
+              at: now,
+            },
+          ]),
+          ...outbox.statements,
+        ]);
+        return outbox.rows;
       });
-      if (applied) {
-        this.#onTransitions([{ from: current.status, to: t.to, row }]);
+      if (queued) {
+        this.#committed([{ from: current.status, to: t.to, row }], queued);
         return row;
       }
       // The payout changed under us (the processor claimed it): decide again on its new state.
@@ -547,28 +631,22 @@ export class PayoutStore {
   }
 
   /**
-   * Starts create requests as one group: each inserts its idempotency record (the "hold requested"
-   * intent) unless the key is already recorded, in which case the standing record is returned.
-   * Several requests of one group with the same key: the first starts, the others see its record.
+   * Starts create requests as one group, in one round trip: each inserts its idempotency record (the
+   * "hold requested" intent) unless the key is already recorded, in which case the standing record is
+   * returned. Several requests of one group with the same key: the first starts, the others see its record.
    */
   async beginRequests(records: RequestRecord[]): Promise<Array<Outcome<BeginOutcome>>> {
-    const ids = [...new Set(records.map((r) => r.payoutId))];
     const byId = new Map<string, RequestRecord>();
     for (const r of records) if (!byId.has(r.payoutId)) byId.set(r.payoutId, r);
-    const stored = await this.#tx(async (em) => {
-      await em
-        .createQueryBuilder(PayoutRequest)
-        .insert([...byId.values()])
-        .onConflict("payoutId")
-        .ignore()
-        .execute();
-      return (await em
-        .createQueryBuilder(PayoutRequest)
-        .select("*")
-        .where({ payoutId: { $in: ids } })
-        .execute("all", true)) as RequestRecord[];
-    });
-    const found = new Map(stored.map((r) => [r.payoutId, asRecord(r)]));
+    const ignore = this.#db.kind === "sqlite" ? "insert or ignore" : "insert ignore";
+    const [, stored] = (await this.#db.sql.many([
+      [
+        `${ignore} into payout_requests (${REQUEST_COLUMNS}) values ${tuples(byId.size, 14)}`,
+        [...byId.values()].flatMap(requestValues),
+      ],
+      [`select * from payout_requests where payout_id in (${placeholders(byId.size)})`, [...byId.keys()]],
+    ])) as [number, Row[]];
+    const found = new Map(stored.map((r) => [r.payout_id as string, requestFromRow(r)]));
     return records.map((r) => {
       const record = found.get(r.payoutId);
       if (!record) return { ok: false, error: new Error(`request ${r.payoutId} was not stored`) };
@@ -582,53 +660,46 @@ export class PayoutStore {
    */
   async takeOverRequest(record: RequestRecord, owner: string, lockedUntil: Date, expiresAt: Date): Promise<boolean> {
     const now = new Date();
-    const updated = await this.#db.em().nativeUpdate(
-      PayoutRequest,
-      { payoutId: record.payoutId, owner: record.owner, state: record.state },
-      {
-        owner,
-        state: "in_progress",
-        lockedUntil,
-        errorCode: null,
-        errorReason: null,
-        errorMessage: null,
-        errorField: null,
-        updatedAt: now,
-        createdAt: now,
-        expiresAt,
-      },
+    const updated = await this.#db.sql.run(
+      `update payout_requests set owner = ?, state = 'in_progress', locked_until = ?, error_code = null,
+              error_reason = null, error_message = null, error_field = null, updated_at = ?, created_at = ?, expires_at = ?
+        where payout_id = ? and owner = ? and state = ?`,
+      [owner, lockedUntil, now, now, expiresAt, record.payoutId, record.owner, record.state],
     );
     return updated === 1;
   }
 
   /** Stores a create's error as the key's outcome, replayed until `expiresAt`. */
   async failRequest(payoutId: string, owner: string, error: StoredError, expiresAt: Date): Promise<void> {
-    await this.#db.em().nativeUpdate(
-      PayoutRequest,
-      { payoutId, owner, state: "in_progress" },
-      {
-        state: "failed",
-        errorCode: error.code,
-        errorReason: error.reason.slice(0, 64),
-        errorMessage: error.message.slice(0, 255),
-        errorField: error.field?.slice(0, 64) ?? null,
-        updatedAt: new Date(),
+    await this.#db.sql.run(
+      `update payout_requests set state = 'failed', error_code = ?, error_reason = ?, error_message = ?, error_field = ?,
+              updated_at = ?, expires_at = ?
+        where payout_id = ? and owner = ? and state = 'in_progress'`,
+      [
+        error.code,
+        error.reason.slice(0, 64),
+        error.message.slice(0, 255),
+        error.field?.slice(0, 64) ?? null,
+        new Date(),
         expiresAt,
-      },
+        payoutId,
+        owner,
+      ],
     );
   }
 
   /** Lets a retry take the key over at once (the request ended with a transient error). */
   async unlockRequest(payoutId: string, owner: string): Promise<void> {
     const now = new Date();
-    await this.#db
-      .em()
-      .nativeUpdate(PayoutRequest, { payoutId, owner, state: "in_progress" }, { lockedUntil: now, updatedAt: now });
+    await this.#db.sql.run(
+      "update payout_requests set locked_until = ?, updated_at = ? where payout_id = ? and owner = ? and state = 'in_progress'",
+      [now, now, payoutId, owner],
+    );
   }
 
   async getRequest(payoutId: string): Promise<RequestRecord | undefined> {
-    const found = await this.#db.em().findOne(PayoutRequest, { payoutId });
-    return found ? asRecord(found) : undefined;
+    const [row] = await this.#db.sql.query("select * from payout_requests where payout_id = ?", [payoutId]);
+    return row ? requestFromRow(row) : undefined;
   }
 
   /**
@@ -654,49 +725,48 @@ export class PayoutStore {
     }
   }
 
+  /** One transaction in two round trips: lock the requests, then every insert with the COMMIT. */
   async #insertGroup(items: NewPayoutInsert[]): Promise<Array<Outcome<InsertOutcome>>> {
     const now = new Date();
-    const owned = await this.#tx(async (em) => {
-      const ids = [...new Set(items.map((i) => i.row.id))].sort();
-      const qb = em
-        .createQueryBuilder(PayoutRequest)
-        .select(["payoutId", "owner", "state"])
-        .where({ payoutId: { $in: ids } });
-      if (this.#db.kind !== "sqlite") qb.setLockMode(LockMode.PESSIMISTIC_WRITE);
-      const records = (await qb.execute("all", true)) as Array<{ payoutId: string; owner: string; state: string }>;
-      const ownerOf = new Map(records.filter((r) => r.state === "in_progress").map((r) => [r.payoutId, r.owner]));
+    const lock = this.#db.kind === "sqlite" ? "" : " for update";
+    const ids = [...new Set(items.map((i) => i.row.id))].sort();
+    const result = await this.#db.sql.transaction(async (tx) => {
+      const records = await tx.query<{ payout_id: string; owner: string; state: string }>(
+        `select payout_id, owner, state from payout_requests where payout_id in (${placeholders(ids.length)})${lock}`,
+        ids,
+      );
+      const ownerOf = new Map(records.filter((r) => r.state === "in_progress").map((r) => [r.payout_id, r.owner]));
       const mine = items.filter((i) => ownerOf.get(i.row.id) === i.owner);
-      if (mine.length === 0) return mine;
-      await em
-        .createQueryBuilder(Payout)
-        .insert(mine.map((i) => ({ ...i.row, leaseId: null, leaseUntil: null })))
-        .execute();
-      await em
-        .createQueryBuilder(PayoutTransition)
-        .insert(
+      if (mine.length === 0) return { mine, queued: [] };
+      const outbox = this.#outbox(mine.map((i) => ({ row: i.row, actions: [], notify: true })));
+      await tx.commitWith([
+        [
+          `insert into payouts (${PAYOUT_COLUMNS}) values ${tuples(mine.length, PAYOUT_WIDTH)}`,
+          mine.flatMap((i) => payoutValues(i.row)),
+        ],
+        insertTransitions(
           mine.map((i) => ({
             payoutId: i.row.id,
-            fromStatus: null,
-            toStatus: i.row.status,
+            from: null,
+            to: i.row.status,
             reason: "created",
             actor: i.actor,
             at: i.row.createdAt,
           })),
-        )
-        .execute();
-      await this.#queue(
-        em,
-        mine.map((i) => ({ row: i.row, actions: [], notify: true })),
-      );
-      await em.nativeUpdate(
-        PayoutRequest,
-        { payoutId: { $in: mine.map((i) => i.row.id) } },
-        { state: "done", updatedAt: now },
-      );
-      return mine;
+        ),
+        ...outbox.statements,
+        [
+          `update payout_requests set state = 'done', updated_at = ? where payout_id in (${placeholders(mine.length)})`,
+          [now, ...mine.map((i) => i.row.id)],
+        ],
+      ]);
+      return { mine, queued: outbox.rows };
     });
-    const created = new Set(owned);
-    if (owned.length > 0) this.#onTransitions(owned.map((i) => ({ from: null, to: i.row.status, row: i.row })));
+    const created = new Set(result.mine);
+    this.#committed(
+      result.mine.map((i) => ({ from: null, to: i.row.status, row: i.row })),
+      result.queued,
+    );
     return items.map((i) => ({ ok: true, value: created.has(i) ? "created" : "lost" }));
   }
 
@@ -708,129 +778,129 @@ export class PayoutStore {
    */
   async abandonStaleRequests(olderThan: Date, limit: number, keepFor: Date): Promise<string[]> {
     const now = new Date();
-    return this.#tx(async (em) => {
-      const qb = em
-        .createQueryBuilder(PayoutRequest)
-        .select(["payoutId", "merchantId"])
-        .where({ state: "in_progress", createdAt: { $lt: olderThan }, lockedUntil: { $lt: now } })
-        .orderBy({ createdAt: "asc" })
-        .limit(limit);
-      if (this.#db.kind !== "sqlite") qb.setLockMode(LockMode.PESSIMISTIC_PARTIAL_WRITE);
-      const stale = (await qb.execute("all", true)) as Array<{ payoutId: string; merchantId: string }>;
-      if (stale.length === 0) return [];
-      const ids = stale.map((s) => s.payoutId);
-      const withPayout = new Set((await em.find(Payout, { id: { $in: ids } }, { fields: ["id"] })).map((p) => p.id));
-      const orphans = stale.filter((s) => !withPayout.has(s.payoutId));
-      if (withPayout.size > 0) {
-        await em.nativeUpdate(PayoutRequest, { payoutId: { $in: [...withPayout] } }, { state: "done", updatedAt: now });
-      }
-      if (orphans.length === 0) return [];
-      await em.nativeUpdate(
-        PayoutRequest,
-        { payoutId: { $in: orphans.map((o) => o.payoutId) } },
-        {
-          state: "abandoned",
-          errorCode: Code.FailedPrecondition,
-          errorReason: "REQUEST_ABANDONED",
-          errorMessage:
-            "the first request with this idempotency key never completed and its funds were released; use a new key",
-          updatedAt: now,
-          expiresAt: keepFor,
-        },
+    const lock = this.#db.kind === "sqlite" ? "" : " for update skip locked";
+    return this.#db.sql.transaction(async (tx) => {
+      const stale = await tx.query<{ payout_id: string; merchant_id: string }>(
+        `select payout_id, merchant_id from payout_requests
+          where state = 'in_progress' and created_at < ? and locked_until < ? order by created_at limit ${limit}${lock}`,
+        [olderThan, now],
       );
-      await em
-        .createQueryBuilder(OutboxMessage)
-        .insert(
-          orphans.map((o) => ({
-            id: `release_${o.payoutId}`,
-            payoutId: o.payoutId,
-            merchantId: o.merchantId,
-            kind: "release",
-            payload: null,
-            attempts: 0,
-            nextAttemptAt: now,
-            createdAt: now,
-          })),
-        )
-        .execute();
-      return orphans.map((o) => o.payoutId);
+      if (stale.length === 0) return [];
+      const ids = stale.map((s) => s.payout_id);
+      const existing = await tx.query<{ id: string }>(
+        `select id from payouts where id in (${placeholders(ids.length)})`,
+        ids,
+      );
+      const withPayout = new Set(existing.map((p) => p.id));
+      const orphans = stale.filter((s) => !withPayout.has(s.payout_id));
+      const writes: Statement[] = [];
+      if (withPayout.size > 0) {
+        writes.push([
+          `update payout_requests set state = 'done', updated_at = ? where payout_id in (${placeholders(withPayout.size)})`,
+          [now, ...withPayout],
+        ]);
+      }
+      if (orphans.length > 0) {
+        const orphanIds = orphans.map((o) => o.payout_id);
+        writes.push(
+          [
+            `update payout_requests set state = 'abandoned', error_code = ?, error_reason = 'REQUEST_ABANDONED', error_message = ?,
+                    updated_at = ?, expires_at = ? where payout_id in (${placeholders(orphanIds.length)})`,
+            [
+              Code.FailedPrecondition,
+              "the first request with this idempotency key never completed and its funds were released; use a new key",
+              now,
+              keepFor,
+              ...orphanIds,
+            ],
+          ],
+          [
+            `insert into outbox (id, payout_id, kind, merchant_id, payload, attempts, next_attempt_at, created_at) values ${tuples(orphans.length, 8)}`,
+            orphans.flatMap((o) => [
+              `release_${o.payout_id}`,
+              o.payout_id,
+              "release",
+              o.merchant_id,
+              null,
+              0,
+              now,
+              now,
+            ]),
+          ],
+        );
+      }
+      await tx.commitWith(writes);
+      return orphans.map((o) => o.payout_id);
     });
   }
 
   /** Forgets stored errors past their expiry, so their keys may be used again. Returns how many. */
   async purgeExpiredRequests(limit: number): Promise<number> {
-    const em = this.#db.em();
-    const expired = await em.find(
-      PayoutRequest,
-      { state: "failed", expiresAt: { $lt: new Date() } },
-      { fields: ["payoutId"], limit },
+    const expired = await this.#db.sql.query<{ payout_id: string }>(
+      `select payout_id from payout_requests where state = 'failed' and expires_at < ? limit ${Math.floor(limit)}`,
+      [new Date()],
     );
     if (expired.length === 0) return 0;
-    return em.nativeDelete(PayoutRequest, { payoutId: { $in: expired.map((e) => e.payoutId) }, state: "failed" });
+    return this.#db.sql.run(
+      `delete from payout_requests where payout_id in (${placeholders(expired.length)}) and state = 'failed'`,
+      expired.map((e) => e.payout_id),
+    );
   }
 
   /**
-   * Writes the processor's result columns of many payouts in ONE statement (CASE per column), releasing
-   * their leases. The caller holds the rows (locking read under the lease).
+   * The processor's result columns of many payouts in ONE statement (CASE per column), releasing their
+   * leases. The caller holds the rows (locking read under the lease).
    */
-  async #updateRows(em: EntityManager, rows: PayoutRow[]): Promise<void> {
-    const columns: Array<[string, (r: PayoutRow) => unknown]> = [
+  #updateRows(rows: PayoutRow[]): Statement {
+    const columns: Array<[string, (r: PayoutRow) => SqlValue]> = [
       ["status", (r) => r.status],
       ["psp_reference", (r) => r.pspReference],
       ["failure_code", (r) => r.failureCode],
       ["failure_message", (r) => r.failureMessage],
-      ["processed_at", (r) => (r.processedAt ? this.#param(r.processedAt) : null)],
-      ["next_attempt_at", (r) => this.#param(r.nextAttemptAt)],
-      ["updated_at", (r) => this.#param(r.updatedAt)],
+      ["processed_at", (r) => r.processedAt],
+      ["next_attempt_at", (r) => r.nextAttemptAt],
+      ["updated_at", (r) => r.updatedAt],
     ];
-    const params: unknown[] = [];
+    const params: SqlValue[] = [];
+    const cases = rows.map(() => "when ? then ?").join(" ");
     const sets = columns.map(([column, value]) => {
       for (const r of rows) params.push(r.id, value(r));
-      return `${column} = case id ${rows.map(() => "when ? then ?").join(" ")} end`;
+      return `${column} = case id ${cases} end`;
     });
     params.push(...rows.map((r) => r.id));
-    await em
-      .getConnection()
-      .execute(
-        `update payouts set ${sets.join(", ")}, lease_id = null, lease_until = null where id in (${rows.map(() => "?").join(", ")})`,
-        params,
-        "run",
-        em.getTransactionContext(),
-      );
+    return [
+      `update payouts set ${sets.join(", ")}, lease_id = null, lease_until = null where id in (${placeholders(rows.length)})`,
+      params,
+    ];
   }
 
   /**
-   * One transaction, run again after losing a lock conflict (see `Database.transaction`). Without this a
-   * processor round lost to a deadlock would leave its payouts PROCESSING until the lease ran out, and the
-   * bank would be asked twice.
+   * The outbox inserts of committed changes (none when nothing is queued). With an in-process relay they
+   * are leased to this process, which relays them right after the commit (`#committed`).
    */
-  #tx<T>(fn: (em: EntityManager) => Promise<T>, options: { readCommitted?: boolean } = {}): Promise<T> {
-    return this.#db.transaction(fn, options);
-  }
-
-  #sql(sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
-    return this.#db.em().getConnection().execute<Record<string, unknown>[]>(sql, params, "all");
-  }
-
-  /** SQLite stores datetimes as epoch milliseconds. */
-  #param(d: Date): Date | number {
-    return this.#db.kind === "sqlite" ? d.getTime() : d;
-  }
-
-  async #queue(
-    em: EntityManager,
-    items: Array<{ row: PayoutRow; actions: Array<"capture" | "release">; notify: boolean }>,
-  ): Promise<void> {
+  #outbox(items: Queued[]): { statements: Statement[]; rows: OutboxRow[] } {
     const now = new Date();
-    const rows = [];
+    const dueAt = this.#handoff ? new Date(now.getTime() + this.#handoff.leaseMs) : now;
+    const rows: OutboxRow[] = [];
     for (const { row, actions, notify } of items) {
-      const base = { payoutId: row.id, merchantId: row.merchantId, attempts: 0, nextAttemptAt: now, createdAt: now };
+      const base = { payoutId: row.id, merchantId: row.merchantId, attempts: 0 };
       for (const action of actions) rows.push({ ...base, id: `${action}_${row.id}`, kind: action, payload: null });
       if (notify) {
         const event = payoutUpdatedEvent(row);
         rows.push({ ...base, id: event.id, kind: "event", payload: event.body });
       }
     }
-    if (rows.length > 0) await em.createQueryBuilder(OutboxMessage).insert(rows).execute();
+    if (rows.length === 0) return { statements: [], rows };
+    const insert: Statement = [
+      `insert into outbox (id, payout_id, kind, merchant_id, payload, attempts, next_attempt_at, created_at) values ${tuples(rows.length, 8)}`,
+      rows.flatMap((r) => [r.id, r.payoutId, r.kind, r.merchantId, r.payload, 0, dueAt, now]),
+    ];
+    return { statements: [insert], rows };
+  }
+
+  /** After a commit: metrics learn of its transitions, and the in-process relay gets its outbox messages. */
+  #committed(transitions: CommittedTransition[], queued: OutboxRow[]): void {
+    if (transitions.length > 0) this.#onTransitions(transitions);
+    if (queued.length > 0) this.#handoff?.deliver(queued);
   }
 }
