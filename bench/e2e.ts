@@ -1,6 +1,6 @@
 /**
  * End-to-end benchmark: what a merchant experiences, against the machine's own limits, in one run.
- *   npm run bench -- [--quick] [--soak] [--seconds N] [--concurrency N]
+ *   npm run bench -- [--quick] [--soak] [--seconds N] [--concurrency N] [--merchants N]
  * See bench/README.md for the method. Loopback only, bounded in time, drops its databases.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -12,8 +12,9 @@ import { verifyWebhook } from "@mypay/sdk";
 import { Pool } from "undici";
 import { type RunningMesh, startMesh } from "../e2e/mesh.ts";
 import { bareHttpRate, httpGetRate, rawCommitRate } from "./lib/baselines.ts";
+import { databaseCpuSeconds, ownCpuSeconds } from "./lib/cpu.ts";
 import { closedLoop, openLoop, percentile, progress } from "./lib/load.ts";
-import { watchServices } from "./lib/service-stats.ts";
+import { sampleService, watchServices } from "./lib/service-stats.ts";
 
 const { values } = parseArgs({
   options: {
@@ -21,11 +22,14 @@ const { values } = parseArgs({
     soak: { type: "boolean", default: false },
     seconds: { type: "string" },
     concurrency: { type: "string", default: "64" },
+    merchants: { type: "string", default: "50" },
   },
 });
 const phaseMs = 1000 * Number(values.seconds ?? (values.quick ? 3 : 15));
 const concurrency = Number(values.concurrency);
-const API_KEY = "mypay_test_sandbox_4f7c2a9e1b3d5f60";
+const merchantCount = Number(values.merchants);
+if (!Number.isInteger(merchantCount) || merchantCount < 1) throw new Error("--merchants must be a whole number ≥ 1");
+const ADMIN_KEY = "mypay_admin_sandbox_7d2e9b4c1a6f3e80";
 const serverUrl = process.env.MYSQL_URL || process.env.DATABASE_URL || "mysql://root@127.0.0.1:3306";
 const runId = `bench${Date.now().toString(36)}`;
 const storageFor = (name: string): StorageSettings => ({
@@ -34,11 +38,14 @@ const storageFor = (name: string): StorageSettings => ({
   DATA_DIR: join(".data", runId),
 });
 
-/** A webhook receiver that verifies every signature and notes when each payout's final event arrived. */
+/**
+ * A webhook receiver that verifies every signature and notes when each payout's final event arrived.
+ * Each merchant's endpoint has its own path (`/hooks/<merchant>`), which picks the secret to verify with.
+ */
 class Receiver {
   readonly final = new Map<string, { at: number; data: { createdAt: string; processedAt: string | null } }>();
   badSignatures = 0;
-  secret = "";
+  readonly secrets = new Map<string, string>();
   #server: Server | undefined;
   port = 0;
 
@@ -52,7 +59,11 @@ class Receiver {
             payoutId: string;
             status: string;
             data: { createdAt: string; processedAt: string | null };
-          }>(Buffer.concat(chunks).toString("utf8"), req.headers as Record<string, string>, this.secret);
+          }>(
+            Buffer.concat(chunks).toString("utf8"),
+            req.headers as Record<string, string>,
+            this.secrets.get(req.url ?? "") ?? "",
+          );
           if (event.status === "SUCCESS" && !this.final.has(event.payoutId)) {
             this.final.set(event.payoutId, { at: performance.now(), data: event.data });
           }
@@ -74,8 +85,12 @@ class Receiver {
 /** Drives creates through the gateway's REST API and follows each payout to its SUCCESS webhook. */
 class PayoutDriver {
   readonly createdAt = new Map<string, number>();
+  /** The API key of each created payout's merchant. */
+  readonly keyOf = new Map<string, string>();
   readonly failures = new Map<string, number>();
   readonly receiver: Receiver;
+  /** One API key per merchant; creates go to the merchants in turn. */
+  readonly apiKeys: string[] = [];
   readonly #gateway: Pool;
   #n = 0;
 
@@ -84,23 +99,49 @@ class PayoutDriver {
     this.#gateway = new Pool(mesh.gatewayUrl, { connections: concurrency });
   }
 
-  async register(): Promise<void> {
+  async #call<T>(method: "POST" | "GET", path: string, key: string, body?: unknown): Promise<T> {
     const res = await this.#gateway.request({
-      method: "POST",
-      path: "/api/v1/webhook-endpoints",
-      headers: { "x-api-key": API_KEY, "content-type": "application/json" },
-      body: JSON.stringify({ url: `http://127.0.0.1:${this.receiver.port}/hooks` }),
+      method,
+      path,
+      headers: { "x-api-key": key, "content-type": "application/json", "idempotency-key": `${runId}-${path}` },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-    this.receiver.secret = ((await res.body.json()) as { secret: string }).secret;
+    const answer = await res.body.json();
+    if (res.statusCode >= 300) throw new Error(`${method} ${path}: ${res.statusCode} ${JSON.stringify(answer)}`);
+    return answer as T;
+  }
+
+  /** Opens `merchantCount` merchants (admin API): each funded, with an API key and a webhook endpoint of its own. */
+  async openMerchants(): Promise<void> {
+    for (let i = 0; i < merchantCount; i++) {
+      const id = `${runId}-m${i}`;
+      await this.#call("POST", "/api/v1/admin/merchants", ADMIN_KEY, { id, name: `Bench merchant ${i}` });
+      await this.#call("POST", `/api/v1/admin/merchants/${id}/top-ups`, ADMIN_KEY, {
+        amount: "10000000.00",
+        currency: "PKR",
+      });
+      const { key } = await this.#call<{ key: string }>("POST", `/api/v1/admin/merchants/${id}/api-keys`, ADMIN_KEY);
+      const path = `/hooks/${id}`;
+      const { secret } = await this.#call<{ secret: string }>("POST", "/api/v1/webhook-endpoints", key, {
+        url: `http://127.0.0.1:${this.receiver.port}${path}`,
+      });
+      this.receiver.secrets.set(path, secret);
+      this.apiKeys.push(key);
+    }
   }
 
   readonly create = async (): Promise<boolean> => {
     const n = this.#n++;
     const t0 = performance.now();
+    const apiKey = this.apiKeys[n % this.apiKeys.length]!;
     const res = await this.#gateway.request({
       method: "POST",
       path: "/api/v1/payouts",
-      headers: { "x-api-key": API_KEY, "content-type": "application/json", "x-idempotency-key": `${runId}-${n}` },
+      headers: {
+        "x-api-key": apiKey,
+        "content-type": "application/json",
+        "x-idempotency-key": `${runId}-${n}`,
+      },
       body: JSON.stringify({
         merchantReference: `bench-${n}`,
         amount: "1.00",
@@ -118,6 +159,7 @@ class PayoutDriver {
       return false;
     }
     this.createdAt.set(body.id, t0);
+    this.keyOf.set(body.id, apiKey);
     return true;
   };
 
@@ -166,7 +208,7 @@ async function withMesh<T>(
   });
   const driver = new PayoutDriver(mesh, receiver);
   try {
-    await driver.register();
+    await driver.openMerchants();
     return await run(mesh, driver);
   } finally {
     await driver.close();
@@ -180,7 +222,9 @@ const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : "n/a");
 const rate = (v: number) => `${v.toFixed(0)}/s`;
 const pcts = (sorted: number[], ps: number[]) => ps.map((p) => ms(percentile(sorted, p))).join(" / ");
 
-console.log(`MyPay end-to-end benchmark · ${phaseMs / 1000} s phases · concurrency ${concurrency} · MariaDB/MySQL`);
+console.log(
+  `MyPay end-to-end benchmark · ${phaseMs / 1000} s phases · concurrency ${concurrency} · ${merchantCount} merchants · MariaDB/MySQL`,
+);
 
 const rawHot = await rawCommitRate(serverUrl, `${runId}_raw_hot`, 1, concurrency, phaseMs);
 const rawSpread = await rawCommitRate(serverUrl, `${runId}_raw_spread`, 1000, concurrency, phaseMs);
@@ -188,10 +232,29 @@ const bare = await bareHttpRate(concurrency, phaseMs);
 
 const mesh = await withMesh("mesh", { BANK_DELAY_MS: "0" }, async (running, driver) => {
   const watch = watchServices(running.ports);
+  const cpuNow = async () => ({
+    services: await Promise.all(
+      Object.values(running.ports).map(async (port) => (await sampleService(`http://127.0.0.1:${port}`)).cpuSeconds),
+    ),
+    database: databaseCpuSeconds(),
+    bench: ownCpuSeconds(),
+  });
+  const cpuBefore = await cpuNow();
   const loopStart = performance.now();
   const max = await closedLoop(concurrency, phaseMs, "max load: creates (closed loop)", driver.create);
   const maxIds = [...driver.createdAt.keys()];
   const unsettledMax = await driver.settle(120_000);
+  const cpuAfter = await cpuNow();
+  const settledMax = maxIds.length - unsettledMax;
+  const perPayout = (after: number, before: number) => ((after - before) * 1000) / settledMax;
+  const cpuPerPayout = {
+    services: Object.keys(running.ports).map((key, i) => ({
+      service: key.replace(/_PORT$/, "").toLowerCase(),
+      ms: perPayout(cpuAfter.services[i]!, cpuBefore.services[i]!),
+    })),
+    database: perPayout(cpuAfter.database, cpuBefore.database),
+    bench: perPayout(cpuAfter.bench, cpuBefore.bench),
+  };
   const lastReceipt = Math.max(...maxIds.map((id) => driver.receiver.final.get(id)?.at ?? 0));
   const settledPerSecond = (maxIds.length - unsettledMax) / ((lastReceipt - loopStart) / 1000);
 
@@ -206,7 +269,7 @@ const mesh = await withMesh("mesh", { BANK_DELAY_MS: "0" }, async (running, driv
   const gets = await httpGetRate(
     running.gatewayUrl,
     `/api/v1/payouts/${someId}`,
-    { "x-api-key": API_KEY },
+    { "x-api-key": driver.keyOf.get(someId) ?? "" },
     concurrency,
     phaseMs,
     "GET payout via gateway",
@@ -232,6 +295,7 @@ const mesh = await withMesh("mesh", { BANK_DELAY_MS: "0" }, async (running, driv
   }
   return {
     max,
+    cpuPerPayout,
     settledPerSecond,
     half,
     halfRate,
@@ -282,6 +346,14 @@ const table: Array<[string, string]> = [
     `${s.service}: peak RSS · CPU s`,
     `${s.peakRssMb.toFixed(0)} MB · ${s.cpuSeconds.toFixed(1)} s`,
   ]),
+  [
+    "max load: CPU ms per settled payout",
+    [
+      ...mesh.cpuPerPayout.services.map((s) => `${s.service} ${s.ms.toFixed(2)}`),
+      `database ${Number.isFinite(mesh.cpuPerPayout.database) ? mesh.cpuPerPayout.database.toFixed(2) : "n/a"}`,
+      `bench ${mesh.cpuPerPayout.bench.toFixed(2)}`,
+    ].join(" · "),
+  ],
   ...(mesh.soak ?? []).map((s): [string, string] => [
     `soak ${s.service}: RSS start → end · loop p99`,
     `${s.rssStartMb.toFixed(0)} → ${s.rssEndMb.toFixed(0)} MB · ${s.loopP99Ms.toFixed(1)} ms`,
