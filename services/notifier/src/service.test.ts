@@ -187,6 +187,8 @@ describe("Publish", () => {
     [{ type: "" }, "events[0].type"],
     [{ type: "has space" }, "events[0].type"],
     [{ merchantId: "" }, "events[0].merchantId"],
+    [{ subjectId: "s".repeat(65) }, "events[0].subjectId"],
+    [{ subjectId: "po_1 OR 1=1" }, "events[0].subjectId"],
   ])("refuses an event with %j", async (override, field) => {
     const client = clientWith({ allowLoopback: true, resolve });
     const err = await failure(client.publish({ events: [{ ...validEvent("evt_bad"), ...override }] }));
@@ -373,6 +375,65 @@ describe("messages and replays", () => {
     await db.em().nativeUpdate(Message, { id: dead!.id }, { status: "DEAD" });
     expect((await c.replayFailed({ merchantId: "mch_msgs", since })).requeued).toBe(1);
     expect((await failure(c.replayMyFailed({}, merchant))).field).toBe("since");
+  });
+
+  it("lists the messages of one subject, only the caller's: another merchant's id for it matches nothing", async () => {
+    const c = clientWith({ allowLoopback: true, resolve });
+    const stamp = Date.now();
+    // Two merchants, each with an event about an object of the same id (ids are not global).
+    const subject = `po_subject_${stamp}`;
+    for (const merchantId of ["mch_subj_a", "mch_subj_b"]) {
+      await c.createEndpoint({ url: "https://hooks.example.com/one" }, as(merchantId));
+      await c.createEndpoint({ url: "https://hooks.example.com/two" }, as(merchantId));
+    }
+    const event = (merchantId: string, n: number, subjectId: string) => ({
+      id: `evt_subj_${stamp}_${merchantId}_${n}`,
+      type: "payout.updated",
+      merchantId,
+      subjectId,
+      payloadJson: "{}",
+    });
+    await c.publish({
+      events: [
+        event("mch_subj_a", 1, subject),
+        event("mch_subj_a", 2, `po_other_${stamp}`),
+        event("mch_subj_a", 3, subject),
+        event("mch_subj_a", 4, ""),
+        event("mch_subj_b", 1, subject),
+      ],
+    });
+    const ofA = (await c.listMessages({ subjectId: subject }, as("mch_subj_a"))).messages;
+    expect(ofA).toHaveLength(4); // two events × two endpoints
+    for (const m of ofA) expect(m).toMatchObject({ subjectId: subject, merchantId: "mch_subj_a" });
+    expect(new Set(ofA.map((m) => m.eventId))).toEqual(
+      new Set([`evt_subj_${stamp}_mch_subj_a_1`, `evt_subj_${stamp}_mch_subj_a_3`]),
+    );
+    const ofB = (await c.listMessages({ subjectId: subject }, as("mch_subj_b"))).messages;
+    expect(ofB.map((m) => m.eventId)).toEqual([`evt_subj_${stamp}_mch_subj_b_1`, `evt_subj_${stamp}_mch_subj_b_1`]);
+    expect((await c.listMessages({ subjectId: subject }, as("mch_subj_intruder"))).messages).toEqual([]);
+    // The filter pages like the unfiltered list and combines with the other filters.
+    const first = await c.listMessages({ subjectId: subject, page: { limit: 3 } }, as("mch_subj_a"));
+    const rest = await c.listMessages(
+      { subjectId: subject, page: { limit: 3, startingAfter: first.messages[2]!.id } },
+      as("mch_subj_a"),
+    );
+    expect([first.hasMore, rest.hasMore, rest.messages.length]).toEqual([true, false, 1]);
+    expect([...first.messages, ...rest.messages].map((m) => m.id)).toEqual(ofA.map((m) => m.id));
+    const endpointId = ofA[0]!.endpointId;
+    const oneEndpoint = await c.listMessages({ subjectId: subject, endpointId }, as("mch_subj_a"));
+    expect(oneEndpoint.messages.map((m) => m.endpointId)).toEqual([endpointId, endpointId]);
+    expect(
+      (await c.listMessages({ subjectId: subject, status: MessageStatus.DEAD }, as("mch_subj_a"))).messages,
+    ).toEqual([]);
+    // An event without a subject is listed unfiltered, with an empty subject id.
+    const all = (await c.listMessages({ page: { limit: 100 } }, as("mch_subj_a"))).messages;
+    expect(all.filter((m) => m.subjectId === "").map((m) => m.eventId)).toEqual([
+      `evt_subj_${stamp}_mch_subj_a_4`,
+      `evt_subj_${stamp}_mch_subj_a_4`,
+    ]);
+    for (const bad of ["s".repeat(65), "po_?", "po_1%"]) {
+      expect((await failure(c.listMessages({ subjectId: bad }, as("mch_subj_a")))).field).toBe("subjectId");
+    }
   });
 
   it("refuses new events with RESOURCE_EXHAUSTED past the backlog bound", async () => {

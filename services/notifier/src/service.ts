@@ -41,6 +41,8 @@ const MASK_FIELDS: Record<string, keyof EndpointChanges> = {
   enabled: "enabled",
 };
 const EVENT_TYPE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
+/** Subjects are the mesh's object ids (`po_…`, `ep_…`). */
+const SUBJECT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export interface NotifierDeps {
   endpoints: EndpointStore;
@@ -70,6 +72,7 @@ export function notifierService(deps: NotifierDeps): ServiceImpl<typeof Notifier
           id: text(field("id"), event.id, 128),
           type: eventType(field("type"), event.type),
           merchantId: text(field("merchantId"), event.merchantId, 64),
+          subjectId: subjectOf(field("subjectId"), event.subjectId),
           occurredAt: event.occurredAt ? timestampDate(event.occurredAt) : new Date(),
           payload: payloadJson(field("payloadJson"), event.payloadJson),
         };
@@ -171,12 +174,9 @@ export function webhookEndpointService(deps: NotifierDeps): ServiceImpl<typeof W
       const merchantId = merchantOf(ctx);
       const endpointId = req.endpointId === "" ? undefined : (await endpointOf(merchantId, req.endpointId)).id;
       const status = statusFilter(req.status);
+      const subjectId = subjectOf("subjectId", req.subjectId);
       const { limit, startingAfter } = paging(req.page);
-      const page = await deps.messages.list(
-        { merchantId, ...(endpointId ? { endpointId } : {}), ...(status ? { status } : {}) },
-        limit,
-        startingAfter,
-      );
+      const page = await deps.messages.list({ merchantId, endpointId, status, subjectId }, limit, startingAfter);
       return { messages: checkedPage(page).map(toMessage), hasMore: page.hasMore };
     },
 
@@ -281,6 +281,7 @@ function toMessage(message: MessageView): Message {
     createdAt: timestampFromDate(message.createdAt),
     deliveredAt: message.deliveredAt ? timestampFromDate(message.deliveredAt) : undefined,
     merchantId: message.merchantId,
+    subjectId: message.subjectId ?? "",
   });
 }
 
@@ -309,6 +310,13 @@ function merchantOf(ctx: HandlerContext): string {
 function text(field: string, value: string, max: number): string {
   if (value.trim() === "") throw invalidArgument(field, "is required");
   if (value.length > max) throw invalidArgument(field, `is longer than ${max} characters`);
+  return value;
+}
+
+/** An optional object id (a payout id, …): undefined when empty. */
+function subjectOf(field: string, value: string): string | undefined {
+  if (value === "") return undefined;
+  if (!SUBJECT_ID.test(value)) throw invalidArgument(field, "must be an id: 1-64 letters, digits, _ or -");
   return value;
 }
 

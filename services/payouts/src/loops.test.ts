@@ -307,8 +307,10 @@ describe(`background loops on ${engine}`, () => {
     await queue(capturedAlready, "capture");
     await queue(releasedInstead, "capture");
     await queue(neverHeld, "release");
-    await store.insert(newPayout(), "merchant:test"); // one event
+    const updated = newPayout();
+    await store.insert(updated, "merchant:test"); // one event
     const calls = { settle: 0, publish: 0, events: 0 };
+    const subjects: string[] = [];
     const results: Record<string, { errorCode?: string; errorReason?: string }> = {
       [paid.id]: {},
       [capturedAlready.id]: { errorCode: "FailedPrecondition", errorReason: Reason.HOLD_ALREADY_FINAL },
@@ -333,9 +335,10 @@ describe(`background loops on ${engine}`, () => {
       },
     } as unknown as Client<typeof LedgerService>;
     const notifier = {
-      async publish(req: { events: unknown[] }) {
+      async publish(req: { events: Array<{ subjectId: string }> }) {
         calls.publish++;
         calls.events += req.events.length;
+        subjects.push(...req.events.map((e) => e.subjectId));
         return {};
       },
     } as unknown as Client<typeof NotifierService>;
@@ -351,6 +354,7 @@ describe(`background loops on ${engine}`, () => {
     await sleep(100);
     await relay.loop.stop();
     expect(calls).toEqual({ settle: 1, publish: 1, events: 1 });
+    expect(subjects).toEqual([updated.id]);
     const open = await query("select payout_id, next_attempt_at from outbox");
     expect(open.map((r) => r.payout_id)).toEqual([releasedInstead.id]);
     // Retried slowly: at the backoff cap's scale, not in a second.

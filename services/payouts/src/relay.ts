@@ -193,6 +193,7 @@ export class OutboxRelay {
           id: row.id,
           type: PAYOUT_UPDATED,
           merchantId: row.merchantId,
+          subjectId: row.payoutId,
           occurredAt: timestampFromDate(new Date()),
           payloadJson: row.payload ?? "{}",
         })),

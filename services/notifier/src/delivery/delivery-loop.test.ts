@@ -99,6 +99,7 @@ function event(merchantId: string, overrides: Partial<NewEvent> = {}): NewEvent 
     id: `evt_${Date.now()}_${sequence}`,
     type: "payout.updated",
     merchantId,
+    subjectId: `po_${sequence}`,
     occurredAt: new Date(),
     payload: JSON.stringify({ type: "payout.updated", event: "payout.updated", payoutId: `po_${sequence}` }),
     ...overrides,
@@ -490,7 +491,7 @@ describe("delivery rules", () => {
       description: "",
       eventTypes: ["payout.updated"],
     });
-    await h.endpoints.create({
+    const { endpoint: watcher } = await h.endpoints.create({
       merchantId: "mch_gone",
       url: other.url,
       description: "",
@@ -509,6 +510,9 @@ describe("delivery rules", () => {
     expect(gone.received).toHaveLength(1);
     const notice = JSON.parse(other.received[0]!.body);
     expect(notice).toMatchObject({ type: "endpoint.disabled", data: { endpointId: endpoint.id } });
+    // The notice is about the disabled endpoint: its message can be listed by that endpoint's id.
+    const about = (await h.messages()).filter((m) => m.subjectId === endpoint.id);
+    expect(about.map((m) => m.endpointId)).toEqual([watcher.id]);
     // Nothing new is queued for it, and it counts on the gauge.
     expect(await h.events.publish([event("mch_gone")])).toEqual({ accepted: 1, queued: 0 });
     expect(metricValue(await h.registry.metrics(), "webhook_endpoints_disabled")).toBe(1);

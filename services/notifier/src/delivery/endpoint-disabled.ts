@@ -15,6 +15,7 @@ export function endpointDisabledEvent(endpoint: DisabledEndpoint, now: Date): Ne
     id,
     type: ENDPOINT_DISABLED_EVENT,
     merchantId: endpoint.merchantId,
+    subjectId: endpoint.id,
     occurredAt: now,
     payload: JSON.stringify({
       type: ENDPOINT_DISABLED_EVENT,

@@ -52,6 +52,8 @@ export const Message = defineEntity({
     eventId: p.string().length(128),
     endpointId: p.string().length(40).index(),
     merchantId: p.string().length(64),
+    /** The event's subject (the payout id for `payout.updated`); null when the event names none. */
+    subjectId: p.string().length(64).nullable(),
     status: p.string().length(16),
     /** Attempts made so far. */
     attempts: p.integer(),
@@ -69,6 +71,7 @@ export const Message = defineEntity({
   indexes: [
     { properties: ["status", "nextAttemptAt"] },
     { properties: ["merchantId", "createdAt"] },
+    { properties: ["merchantId", "subjectId", "createdAt"] },
     { properties: ["status", "createdAt"] },
   ],
 });

@@ -9,6 +9,8 @@ export interface NewEvent {
   id: string;
   type: string;
   merchantId: string;
+  /** Id of the object the event is about; its messages can be listed by it. */
+  subjectId: string | undefined;
   occurredAt: Date;
   /** The exact JSON body to deliver. */
   payload: string;
@@ -79,6 +81,7 @@ export class EventStore {
             eventId: event.id,
             endpointId: ep.id,
             merchantId: event.merchantId,
+            subjectId: event.subjectId ?? null,
             status: MessageStatus.PENDING,
             attempts: 0,
             nextAttemptAt: firstAttemptAt(this.#schedule, now),

@@ -11,6 +11,7 @@ export interface MessageView {
   endpointId: string;
   eventId: string;
   eventType: string;
+  subjectId: string | undefined;
   status: MessageStatus;
   attempts: number;
   /** When the next attempt is due; meaningful while PENDING. */
@@ -35,6 +36,7 @@ export interface MessageFilter {
   merchantId: string | undefined;
   endpointId?: string;
   status?: MessageStatus;
+  subjectId?: string;
 }
 
 /** Why a replay did not happen. */
@@ -45,6 +47,7 @@ type MessageRow = {
   merchantId: string;
   endpointId: string;
   eventId: string;
+  subjectId: string | null;
   status: string;
   attempts: number;
   nextAttemptAt: Date;
@@ -57,6 +60,7 @@ const MESSAGE_FIELDS = [
   "merchantId",
   "endpointId",
   "eventId",
+  "subjectId",
   "status",
   "attempts",
   "nextAttemptAt",
@@ -86,6 +90,7 @@ export class MessageStore {
     if (filter.merchantId !== undefined) where.merchantId = filter.merchantId;
     if (filter.endpointId !== undefined) where.endpointId = filter.endpointId;
     if (filter.status !== undefined) where.status = filter.status;
+    if (filter.subjectId !== undefined) where.subjectId = filter.subjectId;
     const qb = em
       .createQueryBuilder(Message)
       .select([...MESSAGE_FIELDS])
@@ -245,6 +250,7 @@ async function withEventTypes(em: EntityManager, rows: readonly MessageRow[]): P
     endpointId: r.endpointId,
     eventId: r.eventId,
     eventType: typeOf.get(r.eventId) ?? "",
+    subjectId: r.subjectId ?? undefined,
     status: r.status as MessageStatus,
     attempts: r.attempts,
     nextAttemptAt: asDate(r.nextAttemptAt),
