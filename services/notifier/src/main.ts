@@ -30,14 +30,21 @@ const db = await openDatabase({
 });
 const policy: TargetPolicy = { allowLoopback: config.NOTIFIER_ALLOW_LOOPBACK, resolve: systemResolver };
 const deliveries = new DeliveryStore(db);
-const events = new EventStore(db, config.NOTIFIER_RETRY_SCHEDULE);
+// The loop (made below, once the events exist) sends what this process publishes without claiming it.
+let loop: DeliveryLoop | undefined;
+const events = new EventStore(db, config.NOTIFIER_RETRY_SCHEDULE, {
+  handoff: {
+    leaseMs: DeliveryLoop.leaseFor(config.NOTIFIER_TIMEOUT_MS, config.NOTIFIER_LEASE_MARGIN_MS),
+    deliver: (messages) => loop?.handoff(messages),
+  },
+});
 const deliveryMetrics = createDeliveryMetrics(metrics.registry, () => deliveries.queueDepth(), logger);
 const sender = new WebhookSender({
   policy,
   timeoutMs: config.NOTIFIER_TIMEOUT_MS,
   retryAfterCapMs: config.NOTIFIER_RETRY_AFTER_MAX,
 });
-const loop: DeliveryLoop = new DeliveryLoop({
+loop = new DeliveryLoop({
   store: deliveries,
   sender,
   logger,
@@ -49,7 +56,7 @@ const loop: DeliveryLoop = new DeliveryLoop({
   timeoutMs: config.NOTIFIER_TIMEOUT_MS,
   leaseMarginMs: config.NOTIFIER_LEASE_MARGIN_MS,
   disableAfterMs: config.NOTIFIER_DISABLE_AFTER_HOURS * HOUR_MS,
-  onEndpointsDisabled: announceDisabled(events, () => loop.wake()),
+  onEndpointsDisabled: announceDisabled(events, () => loop?.wake()),
 });
 const server = await startRpcServer({
   port: config.NOTIFIER_PORT,

@@ -349,6 +349,53 @@ describe("webhook delivery", () => {
     expect(await h.attempts(stale.id)).toHaveLength(2);
   });
 
+  it("sends what this process publishes at once, under a lease no claim can take, without claiming it", async () => {
+    const h = await harness();
+    const receiver = await receiverFor();
+    await h.endpoints.create({ merchantId: "mch_hand", url: receiver.url, description: "", eventTypes: [] });
+    const held: string[] = [];
+    const publisher = new EventStore(h.db, [0, 50, 50], {
+      handoff: {
+        leaseMs: 60_000,
+        deliver: (messages) => {
+          held.push(...messages.map((m) => m.id));
+          h.loop.handoff(messages);
+        },
+      },
+    });
+    const published = event("mch_hand");
+    expect(await publisher.publish([published])).toEqual({ accepted: 1, queued: 1 });
+    // Leased to this process from the insert on: another claimer sees nothing due.
+    expect(await h.deliveries.claimDue(10, 60_000)).toEqual([]);
+    await until(
+      () => receiver.received.length === 1,
+      () => h.loop.tick(),
+    );
+    expect(receiver.received[0]?.headers["webhook-id"]).toBe(held[0]);
+    expect(receiver.received[0]?.body).toBe(published.payload);
+    await until(
+      async () => (await h.messages())[0]?.status === MessageStatus.DELIVERED,
+      () => h.loop.tick(),
+    );
+    expect((await h.messages())[0]).toMatchObject({ id: held[0], attempts: 1, leaseToken: null, lockedUntil: null });
+  });
+
+  it("leaves what a publisher that died before sending had in hand to a claim once the lease ends", async () => {
+    const h = await harness();
+    const receiver = await receiverFor();
+    await h.endpoints.create({ merchantId: "mch_died", url: receiver.url, description: "", eventTypes: [] });
+    const dying = new EventStore(h.db, [0, 50, 50], { handoff: { leaseMs: 200, deliver: () => {} } });
+    await dying.publish([event("mch_died")]);
+    await h.loop.tick();
+    expect(receiver.received).toHaveLength(0);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    await until(
+      () => receiver.received.length === 1,
+      () => h.loop.tick(),
+    );
+    expect((await h.messages())[0]).toMatchObject({ status: MessageStatus.DELIVERED, attempts: 1 });
+  });
+
   it("connects through the checked name lookup when the endpoint names a host", async () => {
     const h = await harness();
     const receiver = await receiverFor();

@@ -32,7 +32,8 @@ export interface DeliveryLoopOptions {
 }
 
 /**
- * Delivers due messages as a pipeline: claims keep a small queue of claimed messages ready, each
+ * Delivers due messages as a pipeline: claims (and messages this process published, handed over
+ * without a claim) keep a small queue of messages ready, each
  * starts as soon as a delivery slot is free (never more than `endpointConcurrency` at once per
  * endpoint), and finished attempts are recorded together, one transaction for all that finished
  * since the last one. A slow receiver therefore holds only its own slots and its short queue, and
@@ -65,9 +66,35 @@ export class DeliveryLoop {
     this.#options = options;
     this.#now = options.clock ?? (() => new Date());
     this.#endpointHold = 2 * options.endpointConcurrency;
-    // A queued message starts within one round of its endpoint's deliveries and one round of the
-    // slots', then takes at most one timeout: its lease outlasts that and the recording.
-    this.#leaseMs = 3 * options.timeoutMs + options.leaseMarginMs;
+    this.#leaseMs = DeliveryLoop.leaseFor(options.timeoutMs, options.leaseMarginMs);
+  }
+
+  /**
+   * How long a claim (or a handed-over message) is leased: a queued message starts within one round of
+   * its endpoint's deliveries and one round of the slots', then takes at most one timeout; its lease
+   * outlasts that and the recording.
+   */
+  static leaseFor(timeoutMs: number, leaseMarginMs: number): number {
+    return 3 * timeoutMs + leaseMarginMs;
+  }
+
+  /**
+   * Messages this process just published, leased to it: queued for delivery at once, without a claim.
+   * While stopping they are handed back, due at once, for another process.
+   */
+  handoff(messages: ClaimedMessage[]): void {
+    if (this.#stopping) {
+      void this.#options.store.release(messages, this.#now()).catch((err: unknown) => {
+        // Their lease ends in any case; they come due again then.
+        this.#options.logger.warn({ err, messages: messages.length }, "handing back webhook messages failed");
+      });
+      return;
+    }
+    for (const message of messages) {
+      adjust(this.#heldFor, message.endpointId, 1);
+      this.#ready.push(message);
+    }
+    this.wake();
   }
 
   /** Starts a run now unless one is going; then that run looks again before it ends. */

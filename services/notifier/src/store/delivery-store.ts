@@ -1,10 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { IsolationLevel, LockMode, raw } from "@mikro-orm/core";
-import type { EntityManager } from "@mikro-orm/sql";
-import type { Database } from "@mypay/kit";
+import {
+  type Database,
+  placeholders,
+  type Row,
+  type SqlTransaction,
+  type SqlValue,
+  type Statement,
+  sqlDate,
+  tuples,
+} from "@mypay/kit";
 import { type AttemptResult, MessageStatus, type NextState } from "../domain/delivery.ts";
-import { asDate, cancelPending } from "./endpoint-store.ts";
-import { Attempt, Endpoint, Event, Message } from "./entities.ts";
 
 /** A message claimed for one attempt, with what is needed to send it. */
 export interface ClaimedMessage {
@@ -76,7 +81,9 @@ export class DeliveryStore {
   /**
    * Claims up to `limit` messages due at `now` for `leaseMs`, skipping those of the endpoints in
    * `skipEndpoints` (already at their concurrency bound here). A claim whose results are never
-   * recorded (the process died) comes due again when its lease ends.
+   * recorded (the process died) comes due again when its lease ends. One transaction of two round trips:
+   * the locking read (rows another claimer locked are skipped), then the lease with the reads of the
+   * events and endpoints.
    */
   async claimDue(
     limit: number,
@@ -86,114 +93,81 @@ export class DeliveryStore {
   ): Promise<ClaimedMessage[]> {
     const token = randomBytes(12).toString("hex");
     const lockedUntil = new Date(now.getTime() + leaseMs);
-    const claim = (em: EntityManager, lock: boolean) =>
-      this.#claim(em, lock, token, limit, now, lockedUntil, skipEndpoints);
-    // MySQL/MariaDB: rows locked by another claimer are skipped, so claimers never wait on each other;
-    // READ COMMITTED takes no gap locks, so claimers and concurrent Publish inserts do not deadlock.
-    // SQLite has one writer at a time; the conditional update settles races between processes.
-    const claimed =
-      this.#db.kind === "sqlite"
-        ? await claim(this.#db.em(), false)
-        : await this.#db.em().transactional((em) => claim(em, true), { isolationLevel: IsolationLevel.READ_COMMITTED });
-    if (claimed.length === 0) return [];
-    const em = this.#db.em();
-    const [events, endpoints] = await Promise.all([
-      em
-        .createQueryBuilder(Event)
-        .select(["id", "payload"])
-        .where({ id: { $in: [...new Set(claimed.map((m) => m.eventId))] } })
-        .execute("all"),
-      em
-        .createQueryBuilder(Endpoint)
-        .select(["id", "url", "secret", "previousSecret", "previousSecretExpiresAt", "enabled", "deletedAt"])
-        .where({ id: { $in: [...new Set(claimed.map((m) => m.endpointId))] } })
-        .execute("all"),
-    ]);
-    const payloadOf = new Map(events.map((e) => [e.id, e.payload]));
-    const endpointOf = new Map(endpoints.map((e) => [e.id, e]));
-    return claimed.map((m) => {
-      const endpoint = endpointOf.get(m.endpointId);
-      return {
-        ...m,
-        token,
-        active: endpoint !== undefined && Boolean(endpoint.enabled) && endpoint.deletedAt == null,
-        url: endpoint?.url,
-        secret: endpoint?.secret,
-        previousSecret: endpoint?.previousSecret ?? undefined,
-        previousSecretExpiresAt:
-          endpoint?.previousSecretExpiresAt == null ? undefined : asDate(endpoint.previousSecretExpiresAt),
-        payload: payloadOf.get(m.eventId),
-      };
+    const lock = this.#db.kind === "sqlite" ? "" : " for update skip locked";
+    const skip = skipEndpoints.length > 0 ? ` and endpoint_id not in (${placeholders(skipEndpoints.length)})` : "";
+    return this.#db.sql.transaction(async (tx) => {
+      const due = await tx.query<{
+        id: string;
+        merchant_id: string;
+        endpoint_id: string;
+        event_id: string;
+        attempts: unknown;
+      }>(
+        `select id, merchant_id, endpoint_id, event_id, attempts from messages
+          where status = 'PENDING' and next_attempt_at <= ?${skip} order by next_attempt_at limit ${Math.floor(limit)}${lock}`,
+        [now, ...skipEndpoints],
+      );
+      if (due.length === 0) return [];
+      const ids = due.map((m) => m.id);
+      const eventIds = [...new Set(due.map((m) => m.event_id))];
+      const endpointIds = [...new Set(due.map((m) => m.endpoint_id))];
+      // Moving next_attempt_at to the lease's end takes the rows out of every other claimer's "due" set.
+      const [updated, events, endpoints] = (await tx.commitWith([
+        [
+          `update messages set lease_token = ?, locked_until = ?, next_attempt_at = ?, updated_at = ?
+            where id in (${placeholders(ids.length)}) and status = 'PENDING' and next_attempt_at <= ?`,
+          [token, lockedUntil, lockedUntil, now, ...ids, now],
+        ],
+        [`select id, payload from events where id in (${placeholders(eventIds.length)})`, eventIds],
+        [
+          `select id, url, secret, previous_secret, previous_secret_expires_at, enabled, deleted_at
+             from endpoints where id in (${placeholders(endpointIds.length)})`,
+          endpointIds,
+        ],
+      ])) as [number, Row[], Row[]];
+      // Locked rows (a server) or the only writer (SQLite): the lease covers every row read.
+      if (updated !== due.length) throw new Error(`leased ${updated} of ${due.length} claimed messages`);
+      const payloadOf = new Map(events.map((e) => [e.id as string, e.payload as string]));
+      const endpointOf = new Map(endpoints.map((e) => [e.id as string, e]));
+      return due.map((m): ClaimedMessage => {
+        const endpoint = endpointOf.get(m.endpoint_id);
+        return {
+          id: m.id,
+          merchantId: m.merchant_id,
+          endpointId: m.endpoint_id,
+          eventId: m.event_id,
+          attempts: Number(m.attempts),
+          token,
+          active: endpoint !== undefined && Boolean(Number(endpoint.enabled)) && endpoint.deleted_at == null,
+          url: endpoint?.url as string | undefined,
+          secret: endpoint?.secret as string | undefined,
+          previousSecret: (endpoint?.previous_secret as string | null | undefined) ?? undefined,
+          previousSecretExpiresAt:
+            endpoint?.previous_secret_expires_at == null ? undefined : sqlDate(endpoint.previous_secret_expires_at),
+          payload: payloadOf.get(m.event_id),
+        };
+      });
     });
-  }
-
-  async #claim(
-    em: EntityManager,
-    lock: boolean,
-    token: string,
-    limit: number,
-    now: Date,
-    lockedUntil: Date,
-    skipEndpoints: readonly string[],
-  ): Promise<Array<Pick<ClaimedMessage, "id" | "merchantId" | "endpointId" | "eventId" | "attempts">>> {
-    const due = { status: MessageStatus.PENDING, nextAttemptAt: { $lte: now } };
-    const where = skipEndpoints.length > 0 ? { ...due, endpointId: { $nin: [...skipEndpoints] } } : due;
-    const select = em
-      .createQueryBuilder(Message)
-      .select(["id", "merchantId", "endpointId", "eventId", "attempts"])
-      .where(where)
-      .orderBy({ nextAttemptAt: "asc" })
-      .limit(limit);
-    if (lock) select.setLockMode(LockMode.PESSIMISTIC_PARTIAL_WRITE);
-    const rows = await select.execute("all");
-    if (rows.length === 0) return [];
-    const ids = rows.map((r) => r.id);
-    // Moving nextAttemptAt to the lease's end takes the rows out of every other claimer's "due" set.
-    const updated = await em
-      .createQueryBuilder(Message)
-      .update({ leaseToken: token, lockedUntil, nextAttemptAt: lockedUntil, updatedAt: now })
-      .where({ id: { $in: ids }, ...due })
-      .execute("run");
-    if (updated.affectedRows === rows.length) return rows;
-    const won = await em
-      .createQueryBuilder(Message)
-      .select(["id"])
-      .where({ id: { $in: ids }, leaseToken: token })
-      .execute("all");
-    const mine = new Set(won.map((r) => r.id));
-    return rows.filter((r) => mine.has(r.id));
   }
 
   /** Hands claimed messages back unattempted, due at once (for another claim or process). */
   async release(messages: readonly ClaimedMessage[], now = new Date()): Promise<void> {
-    for (const [token, ids] of groupBy(
-      messages,
-      (m) => m.token,
-      (m) => m.id,
-    )) {
-      await this.#db
-        .em()
-        .createQueryBuilder(Message)
-        .update({ leaseToken: null, lockedUntil: null, nextAttemptAt: now, updatedAt: now })
-        .where({ id: { $in: ids }, leaseToken: token })
-        .execute("run");
-    }
+    if (messages.length === 0) return;
+    await this.#db.sql.run(
+      `update messages set lease_token = null, locked_until = null, next_attempt_at = ?, updated_at = ?
+        where ${heldBy(messages.map((m) => ({ id: m.id, token: m.token })))}`,
+      [now, now, ...heldByParams(messages.map((m) => ({ id: m.id, token: m.token })))],
+    );
   }
 
   /** Cancels claimed messages whose endpoint is no longer active: DEAD, without an attempt. */
   async cancel(messages: readonly ClaimedMessage[], now = new Date()): Promise<void> {
-    for (const [token, ids] of groupBy(
-      messages,
-      (m) => m.token,
-      (m) => m.id,
-    )) {
-      await this.#db
-        .em()
-        .createQueryBuilder(Message)
-        .update({ status: MessageStatus.DEAD, leaseToken: null, lockedUntil: null, updatedAt: now })
-        .where({ id: { $in: ids }, leaseToken: token })
-        .execute("run");
-    }
+    if (messages.length === 0) return;
+    const held = messages.map((m) => ({ id: m.id, token: m.token }));
+    await this.#db.sql.run(
+      `update messages set status = 'DEAD', lease_token = null, locked_until = null, updated_at = ? where ${heldBy(held)}`,
+      [now, ...heldByParams(held)],
+    );
   }
 
   /**
@@ -201,6 +175,8 @@ export class DeliveryStore {
    * a success ends an endpoint's failure streak; a 410 Gone, or failing for `disableAfterMs`,
    * disables it and cancels its pending messages. Messages whose lease was taken over by another
    * claim keep their state; their attempts are still recorded. Returns the endpoints disabled now.
+   * Two round trips: the attempts, the messages' states and the endpoints' read; then the endpoints'
+   * changes with the COMMIT.
    */
   async recordAttempts(
     records: readonly AttemptRecord[],
@@ -208,56 +184,64 @@ export class DeliveryStore {
     now = new Date(),
   ): Promise<DisabledEndpoint[]> {
     if (records.length === 0) return [];
-    // READ COMMITTED: updates lock only the rows they change, so replicas recording at once do not
-    // wait on each other's endpoint and message index ranges.
-    const isolation = this.#db.kind === "sqlite" ? {} : { isolationLevel: IsolationLevel.READ_COMMITTED };
-    return this.#db.em().transactional(async (em) => {
-      await em
-        .createQueryBuilder(Attempt)
-        .insert(
-          records.map((r) => ({
-            messageId: r.message.id,
-            attempt: r.message.attempts + 1,
-            attemptedAt: r.attemptedAt,
-            result: r.result,
-            statusCode: r.statusCode ?? null,
-            latencyMs: r.latencyMs,
-            error: r.error === undefined ? null : r.error.slice(0, ERROR_LENGTH),
-            responseExcerpt: r.responseExcerpt ?? null,
-          })),
-        )
-        .execute("run");
-      const released = { leaseToken: null, lockedUntil: null, updatedAt: now, attempts: raw("attempts + 1") };
-      for (const status of [MessageStatus.DELIVERED, MessageStatus.DEAD] as const) {
-        const final = records.filter((r) => r.next.status === status);
-        for (const [token, ids] of groupBy(
-          final,
-          (r) => r.message.token,
-          (r) => r.message.id,
-        )) {
-          const set =
-            status === MessageStatus.DELIVERED ? { ...released, status, deliveredAt: now } : { ...released, status };
-          await em
-            .createQueryBuilder(Message)
-            .update(set)
-            .where({ id: { $in: ids }, leaseToken: token })
-            .execute("run");
-        }
+    const endpointIds = [...new Set(records.map((r) => r.message.endpointId))];
+    return this.#db.sql.transaction(async (tx) => {
+      const writes: Statement[] = [
+        [
+          `insert into attempts (message_id, attempt, attempted_at, result, status_code, latency_ms, error, response_excerpt)
+           values ${tuples(records.length, 8)}`,
+          records.flatMap((r) => [
+            r.message.id,
+            r.message.attempts + 1,
+            r.attemptedAt,
+            r.result,
+            r.statusCode ?? null,
+            r.latencyMs,
+            r.error === undefined ? null : r.error.slice(0, ERROR_LENGTH),
+            r.responseExcerpt ?? null,
+          ]),
+        ],
+      ];
+      const released = "lease_token = null, locked_until = null, updated_at = ?, attempts = attempts + 1";
+      const held = (list: readonly AttemptRecord[]) => list.map((r) => ({ id: r.message.id, token: r.message.token }));
+      const delivered = records.filter((r) => r.next.status === MessageStatus.DELIVERED);
+      if (delivered.length > 0) {
+        writes.push([
+          `update messages set status = 'DELIVERED', delivered_at = ?, ${released} where ${heldBy(held(delivered))}`,
+          [now, now, ...heldByParams(held(delivered))],
+        ]);
       }
-      for (const r of records) {
-        if (r.next.status !== MessageStatus.PENDING) continue;
-        await em
-          .createQueryBuilder(Message)
-          .update({ ...released, nextAttemptAt: r.next.nextAttemptAt })
-          .where({ id: r.message.id, leaseToken: r.message.token })
-          .execute("run");
+      const dead = records.filter((r) => r.next.status === MessageStatus.DEAD);
+      if (dead.length > 0) {
+        writes.push([
+          `update messages set status = 'DEAD', ${released} where ${heldBy(held(dead))}`,
+          [now, ...heldByParams(held(dead))],
+        ]);
       }
-      return this.#recordHealth(em, records, options, now);
-    }, isolation);
+      const retries = records.flatMap((r) =>
+        r.next.status === MessageStatus.PENDING ? [{ r, at: r.next.nextAttemptAt }] : [],
+      );
+      if (retries.length > 0) {
+        const cases = retries.map(() => "when ? then ?").join(" ");
+        writes.push([
+          `update messages set next_attempt_at = case id ${cases} end, ${released} where ${heldBy(held(retries.map((x) => x.r)))}`,
+          [...retries.flatMap((x) => [x.r.message.id, x.at]), now, ...heldByParams(held(retries.map((x) => x.r)))],
+        ]);
+      }
+      writes.push([
+        `select id, merchant_id, failing_since, enabled, deleted_at from endpoints where id in (${placeholders(endpointIds.length)})`,
+        endpointIds,
+      ]);
+      const results = await tx.many(writes);
+      const endpoints = results.at(-1) as Row[];
+      return this.#recordHealth(tx, endpoints, records, options, now);
+    });
   }
 
+  /** The endpoints' health changes, committed with them; returns the endpoints disabled now. */
   async #recordHealth(
-    em: EntityManager,
+    tx: SqlTransaction,
+    endpoints: Row[],
     records: readonly AttemptRecord[],
     options: RecordOptions,
     now: Date,
@@ -266,70 +250,58 @@ export class DeliveryStore {
       records.filter((r) => r.next.status === MessageStatus.DELIVERED).map((r) => r.message.endpointId),
     );
     const gone = new Set(records.filter((r) => r.statusCode === 410).map((r) => r.message.endpointId));
-    // Read first and write only what changes: a healthy endpoint's row is not touched (nor locked).
-    const endpoints = await em
-      .createQueryBuilder(Endpoint)
-      .select(["id", "merchantId", "failingSince", "enabled", "deletedAt"])
-      .where({ id: { $in: [...new Set(records.map((r) => r.message.endpointId))] } })
-      .execute("all");
-    const recovered = endpoints.filter((e) => succeeded.has(e.id) && e.failingSince != null).map((e) => e.id);
-    const failing = endpoints.filter((e) => !succeeded.has(e.id));
-    const starting = failing.filter((e) => e.failingSince == null).map((e) => e.id);
+    // Write only what changes: a healthy endpoint's row is not touched (nor locked).
+    const recovered = endpoints.filter((e) => succeeded.has(e.id as string) && e.failing_since != null);
+    const failing = endpoints.filter((e) => !succeeded.has(e.id as string));
+    const starting = failing.filter((e) => e.failing_since == null);
+    const writes: Statement[] = [];
     if (recovered.length > 0) {
-      await em
-        .createQueryBuilder(Endpoint)
-        .update({ failingSince: null })
-        .where({ id: { $in: recovered } })
-        .execute("run");
+      writes.push([
+        `update endpoints set failing_since = null where id in (${placeholders(recovered.length)})`,
+        recovered.map((e) => e.id as string),
+      ]);
     }
     if (starting.length > 0) {
-      await em
-        .createQueryBuilder(Endpoint)
-        .update({ failingSince: now })
-        .where({ id: { $in: starting }, failingSince: null })
-        .execute("run");
+      writes.push([
+        `update endpoints set failing_since = ? where id in (${placeholders(starting.length)}) and failing_since is null`,
+        [now, ...starting.map((e) => e.id as string)],
+      ]);
     }
     const cutoff = new Date(now.getTime() - options.disableAfterMs);
     const hours = Math.round((options.disableAfterMs / 3_600_000) * 100) / 100;
-    const disabled: DisabledEndpoint[] = [];
+    const disabling: DisabledEndpoint[] = [];
     for (const endpoint of failing) {
-      if (!endpoint.enabled || endpoint.deletedAt != null) continue;
-      const since = endpoint.failingSince == null ? now : asDate(endpoint.failingSince);
+      if (!Number(endpoint.enabled) || endpoint.deleted_at != null) continue;
+      const since = endpoint.failing_since == null ? now : sqlDate(endpoint.failing_since);
       let reason: string | undefined;
-      if (gone.has(endpoint.id)) reason = GONE_REASON;
+      if (gone.has(endpoint.id as string)) reason = GONE_REASON;
       else if (since <= cutoff) reason = `every attempt failed for ${hours} h (since ${since.toISOString()})`;
-      if (!reason) continue;
-      const result = await em
-        .createQueryBuilder(Endpoint)
-        .update({ enabled: false, disabledReason: reason, updatedAt: now })
-        .where({ id: endpoint.id, enabled: true })
-        .execute("run");
-      if (result.affectedRows === 1) disabled.push({ id: endpoint.id, merchantId: endpoint.merchantId, reason });
+      if (reason) disabling.push({ id: endpoint.id as string, merchantId: endpoint.merchant_id as string, reason });
     }
-    await cancelPending(
-      em,
-      disabled.map((d) => d.id),
-      now,
-    );
-    return disabled;
+    const firstDisable = writes.length;
+    for (const endpoint of disabling) {
+      writes.push([
+        "update endpoints set enabled = 0, disabled_reason = ?, updated_at = ? where id = ? and enabled = 1",
+        [endpoint.reason, now, endpoint.id],
+      ]);
+    }
+    // Disabled endpoints get nothing more: their pending messages are cancelled (as a disable by hand does).
+    if (disabling.length > 0) {
+      writes.push([
+        `update messages set status = 'DEAD', updated_at = ? where endpoint_id in (${placeholders(disabling.length)}) and status = 'PENDING'`,
+        [now, ...disabling.map((d) => d.id)],
+      ]);
+    }
+    const results = await tx.commitWith(writes);
+    return disabling.filter((_, i) => results[firstDisable + i] === 1);
   }
 
   /** Messages pending and dead, and platform-disabled endpoints, for the gauges. */
   async queueDepth(): Promise<QueueDepth> {
-    const em = this.#db.em();
-    const [rows, [disabled]] = await Promise.all([
-      em
-        .createQueryBuilder(Message)
-        .select(["status", raw("count(*) as n")])
-        .where({ status: { $in: [MessageStatus.PENDING, MessageStatus.DEAD] } })
-        .groupBy("status")
-        .execute<Array<{ status: string; n: number | string }>>("all"),
-      em
-        .createQueryBuilder(Endpoint)
-        .select([raw("count(*) as n")])
-        .where({ enabled: false, disabledReason: { $ne: null }, deletedAt: null })
-        .execute<Array<{ n: number | string }>>("all"),
-    ]);
+    const [rows, [disabled]] = (await this.#db.sql.many([
+      ["select status, count(*) as n from messages where status in ('PENDING', 'DEAD') group by status"],
+      ["select count(*) as n from endpoints where enabled = 0 and disabled_reason is not null and deleted_at is null"],
+    ])) as [Array<{ status: string; n: unknown }>, Array<{ n: unknown }>];
     const of = (status: string) => Number(rows.find((r) => r.status === status)?.n ?? 0);
     return {
       pending: of(MessageStatus.PENDING),
@@ -340,23 +312,21 @@ export class DeliveryStore {
 
   /** Messages waiting or in flight: what the backlog bound counts. */
   async pendingCount(): Promise<number> {
-    const [row] = await this.#db
-      .em()
-      .createQueryBuilder(Message)
-      .select([raw("count(*) as n")])
-      .where({ status: MessageStatus.PENDING })
-      .execute<Array<{ n: number | string }>>("all");
+    const [row] = await this.#db.sql.query<{ n: unknown }>(
+      "select count(*) as n from messages where status = 'PENDING'",
+    );
     return Number(row?.n ?? 0);
   }
 }
 
-/** Groups `items` by `key`, collecting `value`s. */
-function groupBy<T>(items: readonly T[], key: (item: T) => string, value: (item: T) => string): Map<string, string[]> {
-  const groups = new Map<string, string[]>();
-  for (const item of items) {
-    const list = groups.get(key(item));
-    if (list) list.push(value(item));
-    else groups.set(key(item), [value(item)]);
-  }
-  return groups;
+/**
+ * `id in (…) and lease_token = case id when … end`: rows still held by the lease each claim gave them
+ * (a message whose lease another claim took over is left alone).
+ */
+function heldBy(held: ReadonlyArray<{ id: string; token: string }>): string {
+  return `id in (${placeholders(held.length)}) and lease_token = case id ${held.map(() => "when ? then ?").join(" ")} end`;
+}
+
+function heldByParams(held: ReadonlyArray<{ id: string; token: string }>): SqlValue[] {
+  return [...held.map((h) => h.id), ...held.flatMap((h) => [h.id, h.token])];
 }

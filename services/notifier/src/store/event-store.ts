@@ -1,9 +1,10 @@
-import type { Database } from "@mypay/kit";
+import { randomBytes } from "node:crypto";
+import { type Database, placeholders, type SqlValue, type Statement, sqlDate, tuples } from "@mypay/kit";
 import { MessageStatus } from "../domain/delivery.ts";
 import { messageId } from "../domain/ids.ts";
 import { firstAttemptAt } from "../domain/retry-schedule.ts";
+import type { ClaimedMessage } from "./delivery-store.ts";
 import { splitEventTypes } from "./endpoint-store.ts";
-import { Endpoint, Event, Message } from "./entities.ts";
 
 export interface NewEvent {
   id: string;
@@ -23,86 +24,146 @@ export interface PublishResult {
   queued: number;
 }
 
+export interface EventStoreOptions {
+  /**
+   * In-process delivery of new messages: when a message's first attempt is due at once, it is leased to
+   * this process for `leaseMs` and handed to `deliver` after the commit, with everything needed to send
+   * it, so it is never claimed from the table. Should this process die first, any process claims it once
+   * the lease runs out. Without it, new messages wait for a claim.
+   */
+  handoff?: { leaseMs: number; deliver: (messages: ClaimedMessage[]) => void };
+}
+
+interface EndpointRow {
+  id: string;
+  merchant_id: string;
+  event_types: string;
+  url: string;
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_expires_at: unknown;
+}
+
+const MESSAGE_COLUMNS =
+  "id, event_id, endpoint_id, merchant_id, subject_id, status, attempts, next_attempt_at, locked_until, lease_token, created_at, updated_at";
+
 /** Stores events once and fans each new one out to its merchant's matching endpoints. */
 export class EventStore {
   readonly #db: Database;
   readonly #schedule: readonly number[];
+  readonly #handoff: EventStoreOptions["handoff"];
 
-  constructor(db: Database, retrySchedule: readonly number[]) {
+  constructor(db: Database, retrySchedule: readonly number[], options: EventStoreOptions = {}) {
     this.#db = db;
     this.#schedule = retrySchedule;
+    this.#handoff = options.handoff;
   }
 
   /**
-   * Stores `events` (deduplicated on id, also within the call) and queues one message per
-   * enabled endpoint of the event's merchant whose filter matches, all in one transaction.
+   * Stores `events` (deduplicated on id, also within the call) and queues one message per enabled
+   * endpoint of the event's merchant whose filter matches, in one transaction of two round trips.
    */
   async publish(events: readonly NewEvent[]): Promise<PublishResult> {
     const ids = new Set<string>();
     const unique = events.filter((e) => !ids.has(e.id) && ids.add(e.id));
     if (unique.length === 0) return { accepted: 0, queued: 0 };
-    const now = new Date();
-    return this.#db.em().transactional(async (em) => {
-      const known = await em
-        .createQueryBuilder(Event)
-        .select(["id"])
-        .where({ id: { $in: unique.map((e) => e.id) } })
-        .execute("all");
+    const merchants = [...new Set(unique.map((e) => e.merchantId))];
+    const ignore = this.#db.kind === "sqlite" ? "insert or ignore" : "insert ignore";
+    const result = await this.#db.sql.transaction(async (tx) => {
+      const now = new Date();
+      const [known, endpoints] = (await tx.many([
+        [`select id from events where id in (${placeholders(unique.length)})`, unique.map((e) => e.id)],
+        [
+          `select id, merchant_id, event_types, url, secret, previous_secret, previous_secret_expires_at
+             from endpoints where merchant_id in (${placeholders(merchants.length)}) and enabled = 1 and deleted_at is null`,
+          merchants,
+        ],
+      ])) as [Array<{ id: string }>, EndpointRow[]];
       const seen = new Set(known.map((row) => row.id));
       const fresh = unique.filter((e) => !seen.has(e.id));
-      if (fresh.length === 0) return { accepted: 0, queued: 0 };
-      // A concurrent call may store the same id between the read and this insert: ignoring the
-      // duplicate keeps one row, and the messages' unique (event, endpoint) key keeps one message.
-      const inserted = await em
-        .createQueryBuilder(Event)
-        .insert(
-          fresh.map((e) => ({
-            id: e.id,
-            merchantId: e.merchantId,
-            type: e.type,
-            payload: e.payload,
-            occurredAt: e.occurredAt,
-            createdAt: now,
-          })),
-        )
-        .onConflict("id")
-        .ignore()
-        .execute("run");
-      const endpoints = await em
-        .createQueryBuilder(Endpoint)
-        .select(["id", "merchantId", "eventTypes"])
-        .where({ merchantId: { $in: [...new Set(fresh.map((e) => e.merchantId))] }, enabled: true })
-        .execute("all");
-      const messages = fresh.flatMap((event) =>
-        endpoints
-          .filter((ep) => ep.merchantId === event.merchantId && matches(splitEventTypes(ep.eventTypes), event.type))
-          .map((ep) => ({
-            id: messageId(),
-            eventId: event.id,
-            endpointId: ep.id,
+      if (fresh.length === 0) return { accepted: 0, queued: 0, handed: [] };
+      const firstDue = firstAttemptAt(this.#schedule, now);
+      // Due at once: this process sends them itself, under a lease; otherwise they wait for a claim.
+      const lease =
+        this.#handoff && firstDue <= now
+          ? { token: randomBytes(12).toString("hex"), until: new Date(now.getTime() + this.#handoff.leaseMs) }
+          : undefined;
+      const handed: ClaimedMessage[] = [];
+      const rows: SqlValue[] = [];
+      for (const event of fresh) {
+        for (const ep of endpoints) {
+          if (ep.merchant_id !== event.merchantId || !matches(splitEventTypes(ep.event_types), event.type)) continue;
+          const id = messageId();
+          rows.push(
+            id,
+            event.id,
+            ep.id,
+            event.merchantId,
+            event.subjectId ?? null,
+            MessageStatus.PENDING,
+            0,
+            lease?.until ?? firstDue,
+            lease?.until ?? null,
+            lease?.token ?? null,
+            now,
+            now,
+          );
+          if (!lease) continue;
+          handed.push({
+            id,
             merchantId: event.merchantId,
-            subjectId: event.subjectId ?? null,
-            status: MessageStatus.PENDING,
+            endpointId: ep.id,
+            eventId: event.id,
             attempts: 0,
-            nextAttemptAt: firstAttemptAt(this.#schedule, now),
-            lockedUntil: null,
-            leaseToken: null,
-            createdAt: now,
-            updatedAt: now,
-          })),
-      );
-      let queued = 0;
-      if (messages.length > 0) {
-        const result = await em
-          .createQueryBuilder(Message)
-          .insert(messages)
-          .onConflict(["eventId", "endpointId"])
-          .ignore()
-          .execute("run");
-        queued = result.affectedRows;
+            token: lease.token,
+            active: true,
+            url: ep.url,
+            secret: ep.secret,
+            previousSecret: ep.previous_secret ?? undefined,
+            previousSecretExpiresAt:
+              ep.previous_secret_expires_at == null ? undefined : sqlDate(ep.previous_secret_expires_at),
+            payload: event.payload,
+          });
+        }
       }
-      return { accepted: inserted.affectedRows, queued };
+      // A concurrent call may store the same id between the read and these inserts: ignoring the
+      // duplicate keeps one row, and the messages' unique (event, endpoint) key keeps one message.
+      const writes: Statement[] = [
+        [
+          `${ignore} into events (id, merchant_id, type, payload, occurred_at, created_at) values ${tuples(fresh.length, 6)}`,
+          fresh.flatMap((e) => [e.id, e.merchantId, e.type, e.payload, e.occurredAt, now]),
+        ],
+      ];
+      const width = 12;
+      if (rows.length > 0) {
+        writes.push([
+          `${ignore} into messages (${MESSAGE_COLUMNS}) values ${tuples(rows.length / width, width)}`,
+          rows,
+        ]);
+      }
+      const [accepted, queued = 0] = (await tx.commitWith(writes)) as number[];
+      return { accepted: accepted!, queued, handed, lease };
     });
+    if (result.handed.length > 0 && result.lease) {
+      if (result.queued === result.handed.length) this.#handoff?.deliver(result.handed);
+      // A racing call stored some of these messages under its own ids: ours that were stored are due
+      // now for a claim, rather than sent by this process under ids that may not exist.
+      else
+        await this.#dueNow(
+          result.handed.map((m) => m.id),
+          result.lease.token,
+        );
+    }
+    return { accepted: result.accepted, queued: result.queued };
+  }
+
+  async #dueNow(ids: string[], token: string): Promise<void> {
+    const now = new Date();
+    await this.#db.sql.run(
+      `update messages set next_attempt_at = ?, locked_until = null, lease_token = null, updated_at = ?
+        where id in (${placeholders(ids.length)}) and lease_token = ?`,
+      [now, now, ...ids, token],
+    );
   }
 }
 
