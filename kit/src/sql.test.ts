@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Database, openDatabase } from "./db.ts";
 import { createLogger } from "./logger.ts";
-import { placeholders, sqlDate, tuples } from "./sql.ts";
+import { formatSql, placeholders, sqlDate, tuples } from "./sql.ts";
 import { dropTestDatabases, testStorage } from "./testing.ts";
 
 const storage = testStorage();
@@ -39,6 +39,30 @@ describe(`plain SQL (${process.env.MYSQL_URL ? "MariaDB/MySQL" : "SQLite"})`, ()
     ]);
     expect(BigInt(String(row!.amount))).toBe(big);
     expect(sqlDate(row!.at).toISOString()).toBe(at.toISOString());
+  });
+
+  it("stores every string exactly, quotes, backslashes, control characters and unicode included", async () => {
+    const nasty = [
+      `it's "quoted" \\ back\\slash`,
+      "nul\0 bs\b tab\t nl\n cr\r sub\x1a",
+      "' or 1=1; -- ",
+      "ümlaut 日本 😀",
+      "",
+    ];
+    for (const [i, text] of nasty.entries()) {
+      await db.sql.run("insert into items (id, amount, at) values (?, ?, ?)", [`s${i}`, 0, new Date()]);
+      await db.sql.run("update items set id = ? where id = ?", [`t${i}`, `s${i}`]);
+      await db.sql.run("create table if not exists texts (id varchar(20) primary key, body text not null)");
+      await db.sql.run("insert into texts (id, body) values (?, ?)", [`t${i}`, text]);
+      const [row] = await db.sql.query<{ body: string }>("select body from texts where id = ?", [`t${i}`]);
+      expect(row?.body).toBe(text);
+    }
+  });
+
+  it("refuses a statement whose placeholders and values do not match", () => {
+    expect(() => formatSql("select ? + ?", [1])).toThrow(/2 placeholders got 1 values/);
+    expect(formatSql("select 1", [])).toBe("select 1");
+    expect(formatSql("select ?, ?, ?", [null, true, 12n])).toBe("select NULL, TRUE, 12");
   });
 
   it("answers several statements in order: rows for queries, changed-row counts for writes", async () => {

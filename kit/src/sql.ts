@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { EntityManager, MikroORM } from "@mikro-orm/sql";
+import { CompiledQuery, type Kysely } from "kysely";
 import { createPool, type Pool, type PoolConnection, type PoolOptions } from "mysql2";
 
 /** A value bound to a `?` placeholder. Dates are stored as UTC `datetime(3)` on a server, epoch ms on SQLite. */
@@ -96,6 +97,58 @@ function send(conn: PoolConnection | Pool, statements: readonly Statement[]): Pr
   });
 }
 
+/** Characters a MySQL string literal escapes with a backslash. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these control characters are what must be escaped
+const SPECIAL = /[\0\b\t\n\r\x1a"'\\]/;
+const SPECIALS = new RegExp(SPECIAL.source, "g");
+const ESCAPED: Record<string, string> = {
+  "\0": "\\0",
+  "\b": "\\b",
+  "\t": "\\t",
+  "\n": "\\n",
+  "\r": "\\r",
+  "\x1a": "\\Z",
+  '"': '\\"',
+  "'": "\\'",
+  "\\": "\\\\",
+};
+
+/** One value as a MySQL literal (sessions run without NO_BACKSLASH_ESCAPES; dates in UTC). */
+export function sqlLiteral(value: SqlValue | undefined): string {
+  if (value === null || value === undefined) return "NULL";
+  switch (typeof value) {
+    case "string":
+      return SPECIAL.test(value) ? `'${value.replace(SPECIALS, (c) => ESCAPED[c]!)}'` : `'${value}'`;
+    case "number":
+      if (!Number.isFinite(value)) throw new TypeError(`${value} cannot be stored`);
+      return String(value);
+    case "bigint":
+      return value.toString();
+    case "boolean":
+      return value ? "TRUE" : "FALSE";
+  }
+  if (value instanceof Date) {
+    const iso = value.toISOString();
+    return `'${iso.slice(0, 10)} ${iso.slice(11, 23)}'`;
+  }
+  throw new TypeError(`unsupported SQL value ${String(value)}`);
+}
+
+/**
+ * `sql` with each `?` replaced by the next value as a literal. Every `?` is a placeholder: the
+ * statements of this codebase never hold a question mark in a literal, an identifier or a comment.
+ */
+export function formatSql(sql: string, values: readonly (SqlValue | undefined)[]): string {
+  if (values.length === 0) return sql;
+  const parts = sql.split("?");
+  if (parts.length - 1 !== values.length) {
+    throw new Error(`a statement with ${parts.length - 1} placeholders got ${values.length} values`);
+  }
+  let out = parts[0]!;
+  for (let i = 0; i < values.length; i++) out += sqlLiteral(values[i]) + parts[i + 1];
+  return out;
+}
+
 /** A server pool of its own (multi-statements, UTC, READ COMMITTED sessions), beside the ORM's. */
 export function mysqlSql(options: PoolOptions): SqlDatabase {
   const pool = createPool({
@@ -105,9 +158,14 @@ export function mysqlSql(options: PoolOptions): SqlDatabase {
     dateStrings: true,
     supportBigNumbers: true,
     bigNumberStrings: true,
+    // Our own formatting: the driver's general one scans for quotes and comments around each placeholder.
+    queryFormat: (sql: string, values: SqlValue[] | undefined) => formatSql(sql, values ?? []),
   });
   pool.on("connection", (conn) => {
-    conn.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+    // Backslash escapes are how `sqlLiteral` quotes; READ COMMITTED is what hot paths are written for.
+    conn.query(
+      "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', ''); SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+    );
   });
   const getConnection = () =>
     new Promise<PoolConnection>((resolve, reject) =>
@@ -172,17 +230,23 @@ export function mysqlSql(options: PoolOptions): SqlDatabase {
   };
 }
 
-/** SQLite through the ORM's own connection (one writer; a second connection would block on its lock). */
+/**
+ * SQLite through the ORM's own connection (one writer; a second connection would block on its lock),
+ * with the values bound as parameters rather than written into the statement.
+ */
 export function sqliteSql(orm: MikroORM): SqlDatabase {
   const bind = (params: readonly SqlValue[] = []) =>
     params.map((v) => (v instanceof Date ? v.getTime() : typeof v === "boolean" ? Number(v) : v));
+  // What the driver runs with `all` (rows) rather than `run` (changed-row count).
+  const reads = (sql: string) => /^\s*(select|pragma|explain|with)/i.test(sql) || /\breturning\b/i.test(sql);
   const runner = (em: EntityManager): Sql => {
-    const conn = em.getConnection();
-    const ctx = () => em.getTransactionContext();
-    const one = async (sql: string, params?: readonly SqlValue[]): Promise<StatementResult> =>
-      /^\s*(select|with|pragma)\b/i.test(sql) || /\breturning\b/i.test(sql)
-        ? conn.execute<Row[]>(sql, bind(params), "all", ctx())
-        : (await conn.execute<{ affectedRows: number }>(sql, bind(params), "run", ctx())).affectedRows;
+    // In a transaction, its connection; otherwise the pool, which waits for a running transaction.
+    const executor = () =>
+      (em.getTransactionContext() as Kysely<unknown> | undefined) ?? em.getConnection().getClient();
+    const one = async (sql: string, params?: readonly SqlValue[]): Promise<StatementResult> => {
+      const result = await executor().executeQuery(CompiledQuery.raw(sql, bind(params)));
+      return reads(sql) ? (result.rows as Row[]) : Number(result.numAffectedRows ?? 0);
+    };
     return {
       query: async <T>(sql: string, params?: readonly SqlValue[]) => (await one(sql, params)) as T[],
       run: async (sql, params) => (await one(sql, params)) as number,
