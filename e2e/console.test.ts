@@ -9,8 +9,9 @@ import { eventually, type RunningMesh, startMesh, startReceiver } from "./mesh.t
 /**
  * The console in a real headless Chromium against the whole mesh as processes: a merchant signs in,
  * registers a webhook receiver, creates a review-size payout; an operator (another tab, its own
- * sign-in) approves it; the merchant's open list turns SUCCESS by itself; the webhook attempt is
- * shown and replayed to the receiver. Every view is saved as a screenshot under e2e/artifacts/console/.
+ * sign-in) approves it; the merchant's open list turns SUCCESS by itself; the payout's detail page shows
+ * its webhook attempts; the attempt is shown in the message log and replayed to the receiver. Every view
+ * is saved as a screenshot under e2e/artifacts/console/.
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const MERCHANT_KEY = "mypay_test_sandbox_4f7c2a9e1b3d5f60";
@@ -52,6 +53,15 @@ async function text(locator: Locator): Promise<string> {
 /** Polls like a person watching the screen: live views refresh every few seconds. */
 function poll<T>(read: () => Promise<T>) {
   return expect.poll(read, { timeout: 20_000, interval: 100 });
+}
+
+/** The receiver's copy of the payout's SUCCESS webhook. */
+function successWebhook() {
+  return eventually(
+    async () => receiver.received.find((r) => JSON.parse(r.body).payoutId === payoutId && r.body.includes("SUCCESS")),
+    15_000,
+    "the SUCCESS webhook",
+  );
 }
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -188,13 +198,38 @@ describe.skipIf(!haveChromium)("console in a real browser", () => {
     await shot(merchant, "09-payout-detail");
   });
 
-  it("shows the webhook attempt and replays it to the receiver with the same webhook-id", async () => {
-    const success = await eventually(
-      async () => receiver.received.find((r) => JSON.parse(r.body).payoutId === payoutId && r.body.includes("SUCCESS")),
-      15_000,
-      "the SUCCESS webhook",
+  it("shows the payout's SUCCESS webhook attempt on its detail page, with a replay per message", async () => {
+    const webhookId = String((await successWebhook()).headers["webhook-id"]);
+    const messages = merchant.getByTestId("payout-messages");
+    const row = messages.locator(`tr[data-message="${webhookId}"]`);
+    await poll(() => text(row)).toMatch(/DELIVERED/);
+    expect(await text(row)).toContain(receiver.url);
+    const attempts = merchant.getByTestId(`attempts-${webhookId}`);
+    await poll(() => text(attempts)).toMatch(/DELIVERED\s*200\s*\d+ ms\s*ok/);
+    // The attempt's time in the viewer's locale and zone (the browser's en-US, Asia/Karachi).
+    const time = attempts.locator("time").first();
+    const at = new Date((await time.getAttribute("datetime"))!);
+    expect(await text(time)).toBe(
+      at
+        .toLocaleString("en-US", { timeZone: "Asia/Karachi", dateStyle: "medium", timeStyle: "medium" })
+        .replace(/\s+/g, " "),
     );
-    const webhookId = String(success.headers["webhook-id"]);
+    await merchant.getByRole("button", { name: `Replay ${webhookId}` }).waitFor();
+    // Only this payout's messages: every one the receiver got is about this payout.
+    const shown = await messages
+      .locator("tr[data-message]")
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-message")));
+    const received = receiver.received.filter((r) => shown.includes(String(r.headers["webhook-id"])));
+    expect(received.length).toBeGreaterThan(0);
+    expect(new Set(received.map((r) => JSON.parse(r.body).payoutId))).toEqual(new Set([payoutId]));
+    expect(await merchant.getByRole("link", { name: "Open the message log" }).getAttribute("href")).toBe(
+      "/console/webhooks",
+    );
+    await shot(merchant, "09-payout-webhooks");
+  });
+
+  it("shows the webhook attempt in the message log and replays it to the receiver with the same webhook-id", async () => {
+    const webhookId = String((await successWebhook()).headers["webhook-id"]);
     await merchant.getByRole("link", { name: "Webhooks" }).click();
     const row = merchant.locator(`tr[data-message="${webhookId}"]`);
     await poll(() => text(row)).toMatch(/DELIVERED/);

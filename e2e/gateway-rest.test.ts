@@ -243,6 +243,39 @@ describe(`gateway REST on ${engine}`, () => {
     });
   });
 
+  it("lists one payout's webhook messages with ?payoutId=, only the key's merchant's", async () => {
+    const ofA = await eventually(async () => {
+      const res = await send("GET", `/api/v1/webhook-messages?payoutId=${a.payoutId}&limit=100`);
+      expect(res.status).toBe(200);
+      const data = res.body.data as { subjectId: string; eventType: string }[];
+      return data.length > 0 ? data : undefined;
+    });
+    for (const m of ofA) expect(m).toMatchObject({ subjectId: a.payoutId, eventType: "payout.updated" });
+    const other = await send("POST", "/api/v1/payouts", {
+      body: payoutBody("1234560001", "messages-other"),
+      headers: { "X-IDEMPOTENCY-KEY": "messages-other" },
+    });
+    const otherId = other.body.id as string;
+    const ofOther = await eventually(async () => {
+      const data = (await send("GET", `/api/v1/webhook-messages?payoutId=${otherId}`)).body.data as {
+        subjectId: string;
+      }[];
+      return data.length > 0 ? data : undefined;
+    });
+    expect(ofOther.map((m) => m.subjectId)).toEqual(ofOther.map(() => otherId));
+    const again = await send("GET", `/api/v1/webhook-messages?payoutId=${a.payoutId}&limit=100`);
+    expect((again.body.data as { subjectId: string }[]).map((m) => m.subjectId)).not.toContain(otherId);
+    // Merchant B naming A's payout gets an empty list: never A's messages, never a hint they exist.
+    const asB = await send("GET", `/api/v1/webhook-messages?payoutId=${a.payoutId}`, { key: keyB });
+    expect(asB.status).toBe(200);
+    expect(asB.body).toEqual({ data: [], hasMore: false });
+    for (const bad of ["", "po%20x", "po_'%3B--", "x".repeat(65), "../po_x"]) {
+      const res = await send("GET", `/api/v1/webhook-messages?payoutId=${bad}`);
+      expect(res.status, `payoutId=${bad}: ${JSON.stringify(res.body)}`).toBe(400);
+      expect(errorOf(res)).toMatchObject({ code: "invalid_argument", param: "payoutId" });
+    }
+  });
+
   describe("admin", () => {
     it("accepts only the admin key, and the admin key is never a merchant key", async () => {
       expect((await send("GET", "/api/v1/admin/merchants")).status).toBe(401);
@@ -360,6 +393,7 @@ describe(`gateway REST on ${engine}`, () => {
       "/api/v1/payouts?limit=100",
       "/api/v1/webhook-endpoints?limit=100",
       "/api/v1/webhook-messages?limit=100",
+      `/api/v1/webhook-messages?payoutId=${a.payoutId}`,
       "/api/v1/ledger/entries?limit=100",
     ];
     for (const path of lists) {

@@ -246,7 +246,10 @@ describe(`reliability: hostile input at the edge on ${engine} (seed ${SEED})`, (
       { weight: 1, arbitrary: fc.constantFrom("%E0%A4%A", "%ZZ", "..", "%2F", "a/b") },
     );
     const query = fc.array(
-      fc.tuple(fc.constantFrom("limit", "startingAfter", "status", "currency", "endpointId", "merchantId", "x"), text),
+      fc.tuple(
+        fc.constantFrom("limit", "startingAfter", "status", "currency", "endpointId", "payoutId", "merchantId", "x"),
+        text,
+      ),
       {
         maxLength: 3,
       },

@@ -21,6 +21,8 @@ interface Operation {
   method: string;
   pattern: string;
   admin: boolean;
+  /** Names of the documented query parameters. */
+  query: string[];
 }
 
 describe(`reliability: tenancy matrix on ${engine}`, () => {
@@ -64,13 +66,17 @@ describe(`reliability: tenancy matrix on ${engine}`, () => {
       return (page.body.data as { id: string }[])[0]?.id;
     });
     const spec = (await (await fetch(`${mesh.gatewayUrl}/openapi.json`)).json()) as {
-      paths: Record<string, Record<string, { security: Record<string, unknown>[] }>>;
+      paths: Record<
+        string,
+        Record<string, { security: Record<string, unknown>[]; parameters: { name?: string; in?: string }[] }>
+      >;
     };
     operations = Object.entries(spec.paths).flatMap(([pattern, ops]) =>
       Object.entries(ops).map(([method, op]) => ({
         method: method.toUpperCase(),
         pattern,
         admin: op.security.some((s) => "AdminKey" in s),
+        query: op.parameters.filter((p) => p.in === "query").map((p) => p.name ?? ""),
       })),
     );
   }, 90_000);
@@ -134,6 +140,32 @@ describe(`reliability: tenancy matrix on ${engine}`, () => {
     expect((await asA.send("GET", `/api/v1/webhook-endpoints/${a.endpointId}`)).status).toBe(200);
     expect(asB.fiveXx + asA.fiveXx).toBe(0);
     recordFigures("tenancy: B against A's ids", { faults: merchantRoutes.length + calls.length, fiveXx: asB.fiveXx });
+  });
+
+  it("merchant B filtering a list by A's ids gets nothing of A's, over REST and Connect", async () => {
+    const asA = new RestClient(mesh.gatewayUrl);
+    const asB = new RestClient(mesh.gatewayUrl, keyB);
+    /** A's id for a query parameter that names an object. */
+    const idsOfA: Record<string, string> = { payoutId: a.payoutId, endpointId: a.endpointId };
+    const filters = operations
+      .filter((o) => !o.admin && o.method === "GET" && !o.pattern.includes("{id}"))
+      .flatMap((o) => o.query.filter((name) => name in idsOfA).map((name) => ({ ...o, name })));
+    expect(filters.length).toBeGreaterThanOrEqual(2);
+    for (const { pattern, name } of filters) {
+      const path = `${pattern}?${name}=${idsOfA[name]}`;
+      // A's own answer lists something, so B's empty answer below is the tenancy check, not a broken filter.
+      expect(((await asA.send("GET", path)).body.data as unknown[]).length, `${path} as A`).toBeGreaterThan(0);
+      const res = await asB.send("GET", path);
+      // An empty list, or the 404 of a filter that names a missing object (as for B's own missing ids).
+      expect([200, 404], `${path} as B: ${JSON.stringify(res.body)}`).toContain(res.status);
+      if (res.status === 200) expect(res.body.data, `${path} as B`).toEqual([]);
+      expect(JSON.stringify(res.body)).not.toContain(idsOfA[name]);
+    }
+    const rpc = rpcAs(keyB);
+    expect((await rpc.endpoints.listMessages({ subjectId: a.payoutId })).messages).toEqual([]);
+    expect(await codeOf(rpc.endpoints.listMessages({ endpointId: a.endpointId }))).toBe(Code[Code.NotFound]);
+    expect(asA.fiveXx + asB.fiveXx).toBe(0);
+    recordFigures("tenancy: B filtering by A's ids", { faults: filters.length + 2, fiveXx: asB.fiveXx });
   });
 
   it("every admin route refuses merchant, revoked, unknown and missing keys", async () => {

@@ -264,6 +264,23 @@ describe("the SDK against the running mesh", () => {
     );
   });
 
+  it.for(TRANSPORTS)("lists one payout's webhook messages over %s", async (transport) => {
+    const mypay = sdk(transport);
+    const payout = await mypay.payouts.create(payoutParams(`sdk-messages-${transport}-${Date.now()}`));
+    const hook = await eventually(async () =>
+      receiver.received.find(
+        (h) => JSON.parse(h.body).payoutId === payout.id && JSON.parse(h.body).status === "SUCCESS",
+      ),
+    );
+    const messages = await mypay.webhookEndpoints.messages({ payoutId: payout.id, limit: 2 }).toArray();
+    expect(messages.map((m) => m.id)).toContain(hook.headers["webhook-id"]);
+    for (const m of messages) expect(m).toMatchObject({ subjectId: payout.id, eventType: "payout.updated" });
+    expect(await mypay.webhookEndpoints.messages({ payoutId: "po_never_existed_000000000" }).toArray()).toEqual([]);
+    await expect(mypay.webhookEndpoints.messages({ payoutId: "po_?" }).firstPage()).rejects.toBeInstanceOf(
+      InvalidRequestError,
+    );
+  });
+
   it("mypay-webhooks replay redelivers a message with the same webhook-id", async (ctx) => {
     const hook = await eventually(async () => receiver.received.find((h) => JSON.parse(h.body).status === "SUCCESS"));
     const messageId = String(hook.headers["webhook-id"]);

@@ -163,6 +163,8 @@ export interface WebhookMessage {
   endpointId: string;
   eventId: string;
   eventType: string;
+  /** Id of the object the event is about: the payout id for `payout.updated`; null when none. */
+  subjectId: string | null;
   status: WebhookMessageStatus;
   attempts: number;
   nextAttemptAt: string | null;
@@ -188,6 +190,8 @@ export interface WebhookAttempt {
 export interface ListMessagesParams {
   endpointId?: string;
   status?: WebhookMessageStatus;
+  /** Only the messages of this payout's `payout.updated` events. */
+  payoutId?: string;
   limit?: number;
   startingAfter?: string;
 }

@@ -91,6 +91,7 @@ function messageView(m: Message): WebhookMessage {
     endpointId: m.endpointId,
     eventId: m.eventId,
     eventType: m.eventType,
+    subjectId: m.subjectId || null,
     status: MESSAGE_STATUS[m.status] ?? "PENDING",
     attempts: m.attempts,
     nextAttemptAt: iso(m.nextAttemptAt),
@@ -328,6 +329,7 @@ export class RpcBackend implements Backend {
         {
           endpointId: params.endpointId ?? "",
           status: params.status ? MessageStatus[params.status] : MessageStatus.UNSPECIFIED,
+          subjectId: params.payoutId ?? "",
           page: { limit: params.limit ?? 0, startingAfter: params.startingAfter ?? "" },
         },
         o,

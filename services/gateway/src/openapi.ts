@@ -1,3 +1,4 @@
+import { ID } from "./rest/fields.ts";
 import type { CompiledRoute } from "./rest/route.ts";
 
 /**
@@ -170,6 +171,9 @@ const schemas: Record<string, Schema> = {
       endpointId: str(),
       eventId: str(),
       eventType: str(),
+      subjectId: nullableStr(
+        "Id of the object the event is about: the payout id for payout.updated, the endpoint id for endpoint.disabled.",
+      ),
       status: str(undefined, { enum: ["PENDING", "DELIVERED", "DEAD", "UNSPECIFIED"] }),
       attempts: { type: "integer" },
       nextAttemptAt: time(),
@@ -408,7 +412,14 @@ export const OPERATIONS: Record<string, Doc> = {
     operationId: "listWebhookMessages",
     status: 200,
     response: "MessageList",
-    query: { ...page, endpointId: str(), status: str(undefined, { enum: ["PENDING", "DELIVERED", "DEAD"] }) },
+    query: {
+      ...page,
+      endpointId: str(),
+      status: str(undefined, { enum: ["PENDING", "DELIVERED", "DEAD"] }),
+      payoutId: str("Only the messages of this payout's payout.updated events (another merchant's id matches none).", {
+        pattern: ID.source,
+      }),
+    },
     tags: ["webhooks"],
   },
   "GET /api/v1/webhook-messages/{id}/attempts": {

@@ -1,4 +1,4 @@
-import type { WebhookMessage, WebhookMessageStatus } from "@mypay/sdk";
+import type { WebhookMessageStatus } from "@mypay/sdk";
 import { Fragment } from "preact";
 import { useState } from "preact/hooks";
 import { ActionButton } from "../../components/action-button.tsx";
@@ -6,63 +6,11 @@ import { AsyncBlock } from "../../components/async-block.tsx";
 import { Card } from "../../components/page.tsx";
 import { Pager, useCursorPages } from "../../components/pager.tsx";
 import { DateTime, StatusBadge } from "../../components/values.tsx";
-import { formatLatency } from "../../format.ts";
 import { useMerchant } from "../../session.ts";
 import { useAsync } from "../../use-async.ts";
+import { MessageAttempts } from "./message-attempts.tsx";
 
 const STATUSES: WebhookMessageStatus[] = ["PENDING", "DELIVERED", "DEAD"];
-
-/** Every attempt of one message: result, HTTP status, latency and what the receiver answered. */
-function Attempts({ message }: { message: WebhookMessage }) {
-  const merchant = useMerchant();
-  const { state, reload } = useAsync(
-    (signal) => merchant.webhookEndpoints.attempts(message.id, { signal }).toArray(100),
-    [merchant, message.id, message.attempts],
-  );
-  return (
-    <AsyncBlock state={state} label="attempts" onRetry={reload}>
-      {(attempts) =>
-        attempts.length === 0 ? (
-          <p class="empty small">No attempt yet.</p>
-        ) : (
-          <table class="nested" data-testid={`attempts-${message.id}`}>
-            <caption class="visually-hidden">Attempts of {message.id}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Result</th>
-                <th scope="col" class="num">
-                  HTTP
-                </th>
-                <th scope="col" class="num">
-                  Latency
-                </th>
-                <th scope="col">Response</th>
-              </tr>
-            </thead>
-            <tbody>
-              {attempts.map((a) => (
-                <tr key={a.id}>
-                  <td>
-                    <DateTime value={a.attemptedAt} />
-                  </td>
-                  <td>
-                    <StatusBadge status={a.result === "delivered" ? "DELIVERED" : a.result} />
-                  </td>
-                  <td class="num">{a.statusCode || "—"}</td>
-                  <td class="num">{formatLatency(a.latencyMs)}</td>
-                  <td>
-                    <code class="excerpt">{a.error ?? a.responseExcerpt ?? ""}</code>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )
-      }
-    </AsyncBlock>
-  );
-}
 
 /** Messages newest first, filterable by delivery state, each with its attempts and a one-click replay. */
 export function MessageLog() {
@@ -165,7 +113,7 @@ export function MessageLog() {
                         {open === m.id && (
                           <tr id={`attempts-row-${m.id}`} class="expanded">
                             <td colSpan={7}>
-                              <Attempts message={m} />
+                              <MessageAttempts message={m} />
                             </td>
                           </tr>
                         )}

@@ -7,6 +7,7 @@ import { ReasonForm } from "../../components/reason-form.tsx";
 import { DateTime, Money, StatusBadge } from "../../components/values.tsx";
 import { useMerchant } from "../../session.ts";
 import { useAsync } from "../../use-async.ts";
+import { PayoutWebhooks } from "./payout-webhooks.tsx";
 
 const FINAL = new Set(["SUCCESS", "FAILED", "CANCELLED"]);
 const CANCELLABLE = new Set(["PENDING", "IN_REVIEW", "ON_HOLD"]);
@@ -27,7 +28,10 @@ async function entriesOf(merchant: MyPay, payoutId: string, signal: AbortSignal)
   return found;
 }
 
-/** One payout: its fields, the history timeline, its ledger entries, and cancel while still possible. */
+/**
+ * One payout: its fields, the history timeline, its ledger entries, its webhooks, and cancel while still
+ * possible.
+ */
 export function PayoutDetailPage({ id }: { id: string }) {
   const merchant = useMerchant();
   const [cancelling, setCancelling] = useState(false);
@@ -184,12 +188,7 @@ export function PayoutDetailPage({ id }: { id: string }) {
           }
         </AsyncBlock>
       </Card>
-      <Card title="Webhooks">
-        <p class="small">
-          Every status change above is sent as a signed <code>payout.updated</code> webhook to your endpoints.{" "}
-          <Link to="/webhooks">Open the message log</Link> for deliveries, attempts and replays.
-        </p>
-      </Card>
+      <PayoutWebhooks payoutId={id} />
     </Page>
   );
 }

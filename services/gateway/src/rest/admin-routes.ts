@@ -6,13 +6,11 @@ import type { Authenticator } from "../auth.ts";
 import { adminCallOptions, type Downstream } from "../downstream.ts";
 import { badRequest, HttpErrorResponse } from "../http-errors.ts";
 import type { KeyStore } from "../store/key-store.ts";
-import { asObject, invalid, pageQuery, queryString, stringField, timeField } from "./fields.ts";
+import { asObject, ID, invalid, pageQuery, queryString, stringField, timeField } from "./fields.ts";
 import type { RouteContext } from "./http.ts";
 import { idempotencyKey, moneyFields, reasonBody, statusFilter } from "./payout-routes.ts";
 import type { Route } from "./route.ts";
 import { balanceView, messageView } from "./views.ts";
-
-const MERCHANT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 function notFound(what: string): HttpErrorResponse {
   return new HttpErrorResponse(badRequest(404, "not_found", `${what} not found`));
@@ -77,7 +75,7 @@ export function adminRoutes(down: Downstream, keys: KeyStore, auth: Authenticato
       async handle(ctx) {
         const body = asObject(await ctx.body(), ["id", "name"]);
         const id = stringField(body, "id", { required: false, max: 64 }) || `mch_${randomBytes(8).toString("hex")}`;
-        if (!MERCHANT_ID.test(id)) throw invalid("id", "must be 1-64 letters, digits, _ or -");
+        if (!ID.test(id)) throw invalid("id", "must be 1-64 letters, digits, _ or -");
         const merchant = await keys.createMerchant(id, stringField(body, "name", { max: 128 }));
         if (!merchant) {
           throw new HttpErrorResponse(badRequest(409, "already_exists", `merchant ${id} already exists`, "id"));

@@ -79,6 +79,17 @@ export function pageQuery(query: URLSearchParams): { limit: number; startingAfte
   return { limit, startingAfter };
 }
 
+/** What the API's ids look like (`po_…`, `mch_…`): 1-64 letters, digits, `_` or `-`. */
+export const ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** An optional query parameter naming an object by its id; "" when absent, a 400 when not an id. */
+export function queryId(query: URLSearchParams, name: string): string {
+  const value = query.get(name);
+  if (value === null) return "";
+  if (!ID.test(value)) throw invalid(name, "must be an id: 1-64 letters, digits, _ or -");
+  return value;
+}
+
 /** An optional query parameter, at most `max` characters. */
 export function queryString(query: URLSearchParams, name: string, max = 64): string {
   const value = query.get(name) ?? "";

@@ -67,6 +67,7 @@ export function messageView(m: Message | undefined) {
     endpointId: m?.endpointId ?? "",
     eventId: m?.eventId ?? "",
     eventType: m?.eventType ?? "",
+    subjectId: m?.subjectId || null,
     status: MessageStatusSchema.value[m?.status ?? 0]?.localName ?? "UNSPECIFIED",
     attempts: m?.attempts ?? 0,
     nextAttemptAt: iso(m?.nextAttemptAt),

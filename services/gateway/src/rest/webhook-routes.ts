@@ -6,6 +6,7 @@ import {
   booleanField,
   enumValue,
   pageQuery,
+  queryId,
   queryString,
   stringArrayField,
   stringField,
@@ -126,6 +127,7 @@ export function webhookRoutes(down: Downstream): Route[] {
         const res = await down.webhooks.listMessages(
           {
             endpointId: queryString(ctx.query, "endpointId"),
+            subjectId: queryId(ctx.query, "payoutId"),
             page: pageQuery(ctx.query),
             ...(status ? { status } : {}),
           },
