@@ -84,9 +84,10 @@ export function notifierService(deps: NotifierDeps): ServiceImpl<typeof Notifier
           `webhook backlog is at its bound of ${deps.backlog.max} pending messages; retry later`,
         );
       }
-      const { accepted, queued } = await deps.events.publish(events);
+      const { accepted, queued, handedOver } = await deps.events.publish(events);
       deps.backlog.noteQueued(queued);
-      if (queued > 0) deps.onQueued();
+      // Handed-over messages are already on their way; the others need a claim.
+      if (queued > handedOver) deps.onQueued();
       return { accepted };
     },
 

@@ -85,7 +85,9 @@ export class OutboxRelay {
     const { batchSize, leaseMs, tickSeconds } = this.#options;
     const batch = this.#inHand.splice(0, batchSize);
     let claimedFull = false;
-    if (batch.length < batchSize || Date.now() - this.#lastClaimAt >= tickSeconds * 1000) {
+    // The table only holds retries and a dead process's messages: read it when there is nothing in hand,
+    // and at least once a tick while there always is.
+    if (batch.length === 0 || Date.now() - this.#lastClaimAt >= tickSeconds * 1000) {
       this.#lastClaimAt = Date.now();
       const claimed = await this.#store.claimOutbox(batchSize, leaseMs);
       claimedFull = claimed.length === batchSize;

@@ -142,7 +142,7 @@ describe("webhook delivery", () => {
     await h.endpoints.create({ merchantId: "mch_b", url: `${receiver.url}?ep=b`, description: "", eventTypes: [] });
 
     const published = event("mch_a");
-    expect(await h.events.publish([published])).toEqual({ accepted: 1, queued: 2 });
+    expect(await h.events.publish([published])).toEqual({ accepted: 1, queued: 2, handedOver: 0 });
     await h.loop.tick();
 
     expect(receiver.received).toHaveLength(2);
@@ -187,10 +187,10 @@ describe("webhook delivery", () => {
     await h.endpoints.create({ merchantId: "mch_dup", url: receiver.url, description: "", eventTypes: [] });
     const first = event("mch_dup");
     const again = { ...first, payload: '{"changed":true}' };
-    expect(await h.events.publish([first, again])).toEqual({ accepted: 1, queued: 1 });
-    expect(await h.events.publish([again])).toEqual({ accepted: 0, queued: 0 });
+    expect(await h.events.publish([first, again])).toEqual({ accepted: 1, queued: 1, handedOver: 0 });
+    expect(await h.events.publish([again])).toEqual({ accepted: 0, queued: 0, handedOver: 0 });
     await h.loop.tick();
-    expect(await h.events.publish([first, event("mch_dup")])).toEqual({ accepted: 1, queued: 1 });
+    expect(await h.events.publish([first, event("mch_dup")])).toEqual({ accepted: 1, queued: 1, handedOver: 0 });
     await h.loop.tick();
 
     expect(await h.db.em().count(Event, { id: first.id })).toBe(1);
@@ -364,7 +364,7 @@ describe("webhook delivery", () => {
       },
     });
     const published = event("mch_hand");
-    expect(await publisher.publish([published])).toEqual({ accepted: 1, queued: 1 });
+    expect(await publisher.publish([published])).toEqual({ accepted: 1, queued: 1, handedOver: 1 });
     // Leased to this process from the insert on: another claimer sees nothing due.
     expect(await h.deliveries.claimDue(10, 60_000)).toEqual([]);
     await until(
@@ -561,7 +561,7 @@ describe("delivery rules", () => {
     const about = (await h.messages()).filter((m) => m.subjectId === endpoint.id);
     expect(about.map((m) => m.endpointId)).toEqual([watcher.id]);
     // Nothing new is queued for it, and it counts on the gauge.
-    expect(await h.events.publish([event("mch_gone")])).toEqual({ accepted: 1, queued: 0 });
+    expect(await h.events.publish([event("mch_gone")])).toEqual({ accepted: 1, queued: 0, handedOver: 0 });
     expect(metricValue(await h.registry.metrics(), "webhook_endpoints_disabled")).toBe(1);
   });
 

@@ -56,10 +56,12 @@ export class DeliveryLoop {
   readonly #inFlight = new Set<Promise<void>>();
   #finished: AttemptRecord[] = [];
   #flushing: Promise<void> | undefined;
-  #completions = 0;
   #waiters: Array<() => void> = [];
   #running: Promise<void> | undefined;
-  #again = false;
+  /** The table may hold due messages: claim when there is room (set by wakes and by claims cut short). */
+  #claimAgain = false;
+  /** The last claim skipped endpoints at their bound: a delivery ending there frees a claim for them. */
+  #claimSkipped = false;
   #stopping = false;
 
   constructor(options: DeliveryLoopOptions) {
@@ -94,13 +96,18 @@ export class DeliveryLoop {
       adjust(this.#heldFor, message.endpointId, 1);
       this.#ready.push(message);
     }
-    this.wake();
+    // No claim for these: the run only starts them and waits for slots.
+    this.#ensureRunning();
   }
 
-  /** Starts a run now unless one is going; then that run looks again before it ends. */
+  /** Claims due messages now (or once a run going has room), then delivers until nothing is left. */
   wake(): void {
     if (this.#stopping) return;
-    this.#again = true;
+    this.#claimAgain = true;
+    this.#ensureRunning();
+  }
+
+  #ensureRunning(): void {
     this.#notify();
     this.#running ??= this.#run().finally(() => {
       this.#running = undefined;
@@ -124,14 +131,14 @@ export class DeliveryLoop {
   async #run(): Promise<void> {
     try {
       while (!this.#stopping) {
-        this.#again = false;
         this.#startReady();
-        const room = this.#claimRoom();
+        // The table is read only when something may be due there: a wake (tick, publish), a full claim,
+        // or a delivery ending for an endpoint the last claim skipped. Handed-over messages need none.
+        const room = this.#claimAgain ? this.#claimRoom() : 0;
         if (room > 0) {
-          const completionsBefore = this.#completions;
-          if ((await this.#claim(room)) > 0) continue;
-          // Nothing claimable: look again once a delivery ends (its endpoint may have more due).
-          if (this.#completions !== completionsBefore || this.#again) continue;
+          this.#claimAgain = false;
+          await this.#claim(room);
+          continue;
         }
         if (this.#active === 0 && this.#ready.length === 0) break;
         await this.#changed();
@@ -155,23 +162,23 @@ export class DeliveryLoop {
     return Math.min(batchSize, 2 * concurrency - this.#active - startable);
   }
 
-  /** Claims up to `limit` messages into the queue; returns how many it kept. */
-  async #claim(limit: number): Promise<number> {
+  /** Claims up to `limit` messages into the queue. */
+  async #claim(limit: number): Promise<void> {
     const { store } = this.#options;
     const full = [...this.#heldFor].filter(([, n]) => n >= this.#endpointHold).map(([id]) => id);
     full.push(...this.#gone);
     const claimed = await store.claimDue(limit, this.#leaseMs, this.#now(), full);
-    if (claimed.length === 0) return 0;
+    this.#claimSkipped = full.length > 0;
+    if (claimed.length === limit) this.#claimAgain = true;
+    if (claimed.length === 0) return;
     const inactive: ClaimedMessage[] = [];
     const overflow: ClaimedMessage[] = [];
-    let kept = 0;
     for (const message of claimed) {
       if (!message.active || this.#gone.has(message.endpointId)) inactive.push(message);
       else if ((this.#heldFor.get(message.endpointId) ?? 0) >= this.#endpointHold) overflow.push(message);
       else {
         adjust(this.#heldFor, message.endpointId, 1);
         this.#ready.push(message);
-        kept++;
       }
     }
     this.#startReady();
@@ -179,8 +186,10 @@ export class DeliveryLoop {
       await store.cancel(inactive, this.#now());
       this.#options.logger.info({ messages: inactive.length }, "cancelled messages of disabled or deleted endpoints");
     }
-    if (overflow.length > 0) await store.release(overflow, this.#now());
-    return kept + inactive.length;
+    if (overflow.length > 0) {
+      this.#claimSkipped = true;
+      await store.release(overflow, this.#now());
+    }
   }
 
   #canStart(message: ClaimedMessage): boolean {
@@ -250,7 +259,7 @@ export class DeliveryLoop {
       adjust(this.#inFlightTo, message.endpointId, -1);
       adjust(this.#heldFor, message.endpointId, -1);
       this.#inFlight.delete(done);
-      this.#completions++;
+      if (this.#claimSkipped) this.#claimAgain = true;
       this.#flush();
       this.#startReady();
       this.#notify();

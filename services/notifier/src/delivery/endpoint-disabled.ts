@@ -31,7 +31,7 @@ export function endpointDisabledEvent(endpoint: DisabledEndpoint, now: Date): Ne
 export function announceDisabled(events: EventStore, onQueued: () => void) {
   return async (endpoints: DisabledEndpoint[]): Promise<void> => {
     const now = new Date();
-    const { queued } = await events.publish(endpoints.map((e) => endpointDisabledEvent(e, now)));
-    if (queued > 0) onQueued();
+    const { queued, handedOver } = await events.publish(endpoints.map((e) => endpointDisabledEvent(e, now)));
+    if (queued > handedOver) onQueued();
   };
 }

@@ -22,6 +22,8 @@ export interface PublishResult {
   accepted: number;
   /** Messages queued for delivery. */
   queued: number;
+  /** Of those, the messages handed to this process's delivery loop (the others wait for a claim). */
+  handedOver: number;
 }
 
 export interface EventStoreOptions {
@@ -66,7 +68,7 @@ export class EventStore {
   async publish(events: readonly NewEvent[]): Promise<PublishResult> {
     const ids = new Set<string>();
     const unique = events.filter((e) => !ids.has(e.id) && ids.add(e.id));
-    if (unique.length === 0) return { accepted: 0, queued: 0 };
+    if (unique.length === 0) return { accepted: 0, queued: 0, handedOver: 0 };
     const merchants = [...new Set(unique.map((e) => e.merchantId))];
     const ignore = this.#db.kind === "sqlite" ? "insert or ignore" : "insert ignore";
     const result = await this.#db.sql.transaction(async (tx) => {
@@ -144,17 +146,21 @@ export class EventStore {
       const [accepted, queued = 0] = (await tx.commitWith(writes)) as number[];
       return { accepted: accepted!, queued, handed, lease };
     });
+    let handedOver = 0;
     if (result.handed.length > 0 && result.lease) {
-      if (result.queued === result.handed.length) this.#handoff?.deliver(result.handed);
-      // A racing call stored some of these messages under its own ids: ours that were stored are due
-      // now for a claim, rather than sent by this process under ids that may not exist.
-      else
+      if (result.queued === result.handed.length) {
+        this.#handoff?.deliver(result.handed);
+        handedOver = result.handed.length;
+      } else {
+        // A racing call stored some of these messages under its own ids: ours that were stored are due
+        // now for a claim, rather than sent by this process under ids that may not exist.
         await this.#dueNow(
           result.handed.map((m) => m.id),
           result.lease.token,
         );
+      }
     }
-    return { accepted: result.accepted, queued: result.queued };
+    return { accepted: result.accepted, queued: result.queued, handedOver };
   }
 
   async #dueNow(ids: string[], token: string): Promise<void> {
