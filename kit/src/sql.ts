@@ -97,18 +97,19 @@ function send(conn: PoolConnection | Pool, statements: readonly Statement[]): Pr
   });
 }
 
-/** Characters a MySQL string literal escapes with a backslash. */
+/**
+ * Characters escaped inside a single-quoted literal: the quote and the backslash, which would end or
+ * change it, and NUL, CR, LF and Ctrl-Z, which some tools mangle. Double quotes need no escape there,
+ * which keeps JSON bodies (full of them) a plain copy.
+ */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these control characters are what must be escaped
-const SPECIAL = /[\0\b\t\n\r\x1a"'\\]/;
+const SPECIAL = /[\0\n\r\x1a'\\]/;
 const SPECIALS = new RegExp(SPECIAL.source, "g");
 const ESCAPED: Record<string, string> = {
   "\0": "\\0",
-  "\b": "\\b",
-  "\t": "\\t",
   "\n": "\\n",
   "\r": "\\r",
   "\x1a": "\\Z",
-  '"': '\\"',
   "'": "\\'",
   "\\": "\\\\",
 };
