@@ -153,8 +153,9 @@ const payouts: DashboardSpec = {
       queries: [{ expr: rate("payout_transitions_total", "to"), legend: "→ {{to}}" }],
     },
     {
-      title: "Payouts in each status",
-      description: "Number of payouts currently in each status.",
+      title: "Payouts in each open status",
+      description:
+        "Number of payouts currently in each status they can still leave (PENDING, PROCESSING, RETRY, ON_HOLD, IN_REVIEW).",
       unit: "short",
       queries: [{ expr: "sum by (status) (payouts_in_status)", legend: "{{status}}" }],
     },

@@ -74,13 +74,11 @@ export class PayoutMetrics {
     });
     new Gauge({
       name: "payouts_in_status",
-      help: "Payouts per status.",
+      help: "Payouts in each open (not final) status; final ones are counted by payout_transitions_total.",
       labelNames: ["status"],
       registers,
       async collect() {
-        const counts = await store.countByStatus();
-        this.reset();
-        for (const [status, n] of Object.entries(counts)) this.set({ status }, n);
+        for (const [status, n] of Object.entries(await store.countOpen())) this.set({ status }, n);
       },
     });
   }

@@ -31,6 +31,9 @@ export function isFinal(status: Status): boolean {
   return ALLOWED[status].length === 0;
 }
 
+/** States a payout can still leave: PENDING, PROCESSING, RETRY, ON_HOLD, IN_REVIEW. */
+export const OPEN_STATUSES: readonly Status[] = Object.values(Status).filter((s) => !isFinal(s));
+
 /** What the ledger must do to the payout's hold when it enters `status`. */
 export function fundsActionFor(status: Status): "capture" | "release" | undefined {
   if (status === Status.SUCCESS) return "capture";

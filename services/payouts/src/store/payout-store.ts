@@ -10,7 +10,7 @@ import {
   sqlDate,
   tuples,
 } from "@mypay/kit";
-import { canTransition, fundsActionFor, type Status } from "../domain/status.ts";
+import { canTransition, fundsActionFor, OPEN_STATUSES, type Status } from "../domain/status.ts";
 import { type PayoutRow, payoutUpdatedEvent } from "../payout-message.ts";
 import { Payout, PayoutTransition } from "./entities.ts";
 
@@ -525,12 +525,18 @@ export class PayoutStore {
     return times.length > 0 ? new Date(Math.min(...times)) : undefined;
   }
 
-  /** Payouts per status. */
-  async countByStatus(): Promise<Record<string, number>> {
+  /**
+   * Payouts in each open status (0 for none), counted on the (status, next_attempt_at) index: open payouts
+   * are bounded by the backlog, final ones grow without end and are not counted here.
+   */
+  async countOpen(): Promise<Record<string, number>> {
     const rows = await this.#db.sql.query<{ status: string; n: unknown }>(
-      "select status, count(*) as n from payouts group by status",
+      `select status, count(*) as n from payouts where status in (${placeholders(OPEN_STATUSES.length)}) group by status`,
+      OPEN_STATUSES,
     );
-    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+    const counts: Record<string, number> = Object.fromEntries(OPEN_STATUSES.map((s) => [s, 0]));
+    for (const row of rows) counts[row.status] = Number(row.n);
+    return counts;
   }
 
   /** A page of payouts, newest first; `hasMore` tells whether another page follows. */
