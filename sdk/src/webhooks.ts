@@ -58,16 +58,27 @@ function timingSafeEqual(a: string, b: string): boolean {
  * as the `webhook-signature` header carries it. Throws WebhookVerificationError for a malformed secret.
  */
 export async function signWebhook(secret: string, id: string, timestamp: number, body: string): Promise<string> {
-  if (!secret.startsWith("whsec_")) throw new WebhookVerificationError("the secret must start with whsec_");
-  const key = await crypto.subtle.importKey(
-    "raw",
-    base64ToBytes(secret.slice(6)),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const mac = await crypto.subtle.sign("HMAC", key, encoder.encode(`${id}.${timestamp}.${body}`));
+  const mac = await crypto.subtle.sign("HMAC", await signingKey(secret), encoder.encode(`${id}.${timestamp}.${body}`));
   return `v1,${bytesToBase64(new Uint8Array(mac))}`;
+}
+
+type HmacKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
+
+/** Imported keys by secret: a receiver verifies many webhooks with the same few secrets. */
+const keys = new Map<string, Promise<HmacKey>>();
+/** Secrets kept imported at most (more are imported again when used). */
+const MAX_KEYS = 32;
+
+function signingKey(secret: string): Promise<HmacKey> {
+  if (!secret.startsWith("whsec_")) throw new WebhookVerificationError("the secret must start with whsec_");
+  let key = keys.get(secret);
+  if (!key) {
+    const raw = base64ToBytes(secret.slice(6));
+    if (keys.size >= MAX_KEYS) keys.clear();
+    key = crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    keys.set(secret, key);
+  }
+  return key;
 }
 
 /**
