@@ -30,6 +30,13 @@ export { currencyExponent, formatAmount, MAX_MINOR_UNITS, type ParseAmountResult
 export { type PayoutView, payoutStatusName, payoutView } from "./payout-view.ts";
 export { createRpcClient, type RpcClientOptions } from "./rpc-client.ts";
 export { type RpcServerOptions, startRpcServer } from "./rpc-server.ts";
+export {
+  type CounterSeries,
+  type HistogramSeries,
+  SeriesCounter,
+  SeriesHistogram,
+  type SeriesMetricConfig,
+} from "./series-metrics.ts";
 export { onShutdown } from "./shutdown.ts";
 export {
   placeholders,
