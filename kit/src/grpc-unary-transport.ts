@@ -86,9 +86,7 @@ export function createGrpcUnaryTransport(options: GrpcUnaryTransportOptions): Tr
         "content-type": "application/grpc+proto",
         te: "trailers",
       };
-      req.header.forEach((value, name) => {
-        headers[name] = value;
-      });
+      copyMetadata(req, headers);
       if (timeoutMs !== undefined) headers["grpc-timeout"] = grpcTimeout(timeoutMs);
       let body: Buffer;
       try {
@@ -105,9 +103,6 @@ export function createGrpcUnaryTransport(options: GrpcUnaryTransportOptions): Tr
         return reject(ConnectError.from(err, Code.Unavailable));
       }
       if (active++ === 0) owner.ref();
-      stream.once("close", () => {
-        if (owner === session && --active === 0) owner.unref();
-      });
       let settled = false;
       let timer: NodeJS.Timeout | undefined;
       const onAbort = () => fail(ConnectError.from(signal.reason, Code.Canceled));
@@ -143,6 +138,7 @@ export function createGrpcUnaryTransport(options: GrpcUnaryTransportOptions): Tr
       stream.on("data", (chunk: Buffer) => chunks.push(chunk));
       stream.on("error", (err) => fail(ConnectError.from(err, Code.Unavailable)));
       stream.on("close", () => {
+        if (owner === session && --active === 0) owner.unref();
         if (settled) return;
         const status = Number(responseHeaders[":status"] ?? 0);
         // A trailers-only answer carries its status in the headers.
@@ -152,7 +148,7 @@ export function createGrpcUnaryTransport(options: GrpcUnaryTransportOptions): Tr
             status === 0 ? "the connection closed before an answer" : `HTTP ${status} without a gRPC status`;
           return fail(new ConnectError(reason, status === 0 ? Code.Unavailable : codeFromHttpStatus(status)));
         }
-        const error = findTrailerError(webHeaders(final));
+        const error = isPlainOk(final) ? undefined : findTrailerError(webHeaders(final));
         if (error) {
           // As in connect's client, the error carries the response headers too, when they came apart.
           if (final !== responseHeaders) {
@@ -161,7 +157,8 @@ export function createGrpcUnaryTransport(options: GrpcUnaryTransportOptions): Tr
           return fail(error);
         }
         try {
-          const message = fromBinary(method.output, readEnvelope(Buffer.concat(chunks)));
+          const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+          const message = fromBinary(method.output, readEnvelope(body));
           finish();
           resolve(unaryResponse(req, method, message, responseHeaders, final));
         } catch (err) {
@@ -184,16 +181,25 @@ export function createGrpcUnaryTransport(options: GrpcUnaryTransportOptions): Tr
       contextValues?: ContextValues,
     ): Promise<UnaryResponse<I, O>> {
       const effective = timeoutMs === undefined ? defaultTimeoutMs : timeoutMs <= 0 ? undefined : timeoutMs;
-      const req: UnaryRequest & { [DEADLINE]?: number } = {
+      const plain = plainMetadata(header);
+      let made: Headers | undefined = plain ? undefined : new Headers(header);
+      const req: UnaryRequest & { [DEADLINE]?: number; [PLAIN_HEADER]?: Record<string, string> } = {
         stream: false,
         service: method.parent,
         method,
         requestMethod: "POST",
         url: `${baseUrl}/${method.parent.typeName}/${method.name}`,
         signal: signal ?? NEVER,
-        header: new Headers(header),
+        get header() {
+          if (!made) {
+            made = new Headers(plain);
+            req[PLAIN_HEADER] = undefined;
+          }
+          return made;
+        },
         contextValues: contextValues ?? createContextValues(),
         message: isMessage(input, method.input) ? input : create(method.input, input),
+        [PLAIN_HEADER]: plain,
       };
       if (effective !== undefined) req[DEADLINE] = Date.now() + effective;
       return call(req) as Promise<UnaryResponse<I, O>>;
@@ -209,6 +215,58 @@ export function createGrpcUnaryTransport(options: GrpcUnaryTransportOptions): Tr
       return streaming.stream(method, signal, timeoutMs, header, input, contextValues);
     },
   };
+}
+
+/**
+ * An OK status with no status details: the common answer, told without converting the header block
+ * to web Headers (details, when sent, take precedence over `grpc-status`, as in connect's client).
+ */
+function isPlainOk(final: http2.IncomingHttpHeaders): boolean {
+  return final["grpc-status"] === "0" && final["grpc-status-details-bin"] === undefined;
+}
+
+/**
+ * The caller's metadata while it is still a plain object nobody has read as `req.header`: web Headers
+ * cost more than the rest of a call's setup, and interceptors rarely touch metadata. Reading
+ * `req.header` (which copying the request does) makes the Headers and clears this, so whatever an
+ * interceptor sets or replaces is what is sent.
+ */
+const PLAIN_HEADER = Symbol("plain header");
+
+const NO_METADATA: Record<string, string> = Object.freeze({});
+/** A name web Headers keep as it is: a lower-case HTTP token. */
+const LOWER_CASE_TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+/** A value web Headers would trim (outer spaces or tabs) or refuse (NUL, CR, LF). */
+const UNTRIMMED_OR_BROKEN = /^[\t ]|[\t ]$|[\0\r\n]/;
+
+/**
+ * Caller metadata that can be sent as it is: none, or a plain object of lower-case names and string
+ * values that web Headers would take unchanged. Anything else (Headers, pairs, names to lower-case,
+ * values Headers trims or refuses) goes through Headers, errors included.
+ */
+function plainMetadata(init: ConstructorParameters<typeof Headers>[0]): Record<string, string> | undefined {
+  if (init === undefined) return NO_METADATA;
+  if (typeof init !== "object" || Object.getPrototypeOf(init) !== Object.prototype) return undefined;
+  for (const name in init) {
+    const value = (init as Record<string, unknown>)[name];
+    if (typeof value !== "string" || !LOWER_CASE_TOKEN.test(name) || UNTRIMMED_OR_BROKEN.test(value)) return undefined;
+  }
+  return init as Record<string, string>;
+}
+
+/** Adds the call's metadata to an HTTP/2 header block. */
+function copyMetadata(
+  req: UnaryRequest & { [PLAIN_HEADER]?: Record<string, string> },
+  into: http2.OutgoingHttpHeaders,
+) {
+  const plain = req[PLAIN_HEADER];
+  if (plain === undefined) {
+    req.header.forEach((value, name) => {
+      into[name] = value;
+    });
+    return;
+  }
+  Object.assign(into, plain);
 }
 
 /** The absolute deadline of a call, kept on the request so interceptors cannot lose it. */

@@ -13,6 +13,7 @@ import {
   type ConnectRouter,
   createClient,
   type HandlerContext,
+  type Interceptor,
   type ServiceImpl,
   type Transport,
 } from "@connectrpc/connect";
@@ -411,6 +412,47 @@ describe("lean unary client behaviour", () => {
 
   afterAll(async () => {
     await server.close();
+  });
+
+  it("sends the caller's metadata as web Headers would, and what interceptors read, set or replace", async () => {
+    const call = async (headers: ConstructorParameters<typeof Headers>[0], ...interceptors: Interceptor[]) => {
+      const payouts = createClient(
+        PayoutService,
+        createGrpcUnaryTransport({ baseUrl: server.baseUrl, defaultTimeoutMs: 5_000, interceptors }),
+      );
+      let echoed: string | null = null;
+      const res = await payouts.createPayout(fullRequest("metadata"), {
+        headers,
+        onHeader: (h) => {
+          echoed = h.get("x-echo-header");
+        },
+      });
+      return { merchantId: res.payout?.merchantId, echoed };
+    };
+    expect(await call({ "mypay-merchant-id": "m1", "x-test": "plain" })).toEqual({ merchantId: "m1", echoed: "plain" });
+    expect(await call({ "Mypay-Merchant-Id": "m2", "x-test": "  padded\t" })).toEqual({
+      merchantId: "m2",
+      echoed: "padded",
+    });
+    expect(await call([["x-test", "pairs"]])).toEqual({ merchantId: "", echoed: "pairs" });
+    let seen: string | null = null;
+    const reader: Interceptor = (next) => (req) => {
+      seen = req.header.get("mypay-merchant-id");
+      return next(req);
+    };
+    expect(await call({ "mypay-merchant-id": "m3" }, reader)).toEqual({ merchantId: "m3", echoed: null });
+    expect(seen).toBe("m3");
+    const setter: Interceptor = (next) => (req) => {
+      req.header.set("x-test", "set");
+      return next(req);
+    };
+    expect(await call({ "mypay-merchant-id": "m4" }, setter)).toEqual({ merchantId: "m4", echoed: "set" });
+    const replacer: Interceptor = (next) => (req) => next({ ...req, header: new Headers({ "x-test": "replaced" }) });
+    expect(await call({ "mypay-merchant-id": "m5", "x-test": "lost" }, replacer)).toEqual({
+      merchantId: "",
+      echoed: "replaced",
+    });
+    await expect(call({ "x-test": "line\r\nbreak" })).rejects.toThrow(TypeError);
   });
 
   it("applies createRpcClient's default deadline to calls that set none", async () => {

@@ -23,12 +23,20 @@ export { type GroupCommitOptions, GroupCommitter, type Outcome } from "./group-c
 export { ACTOR_HEADER, isValidRequestId, MERCHANT_HEADER, REQUEST_ID_HEADER, randomRequestId } from "./headers.ts";
 export { healthService, type ReadinessCheck } from "./health.ts";
 export { type DualListener, listenHttp1And2, type NodeHandler } from "./http-listener.ts";
+export { isoTime } from "./iso-time.ts";
 export { createLogger, type Logger } from "./logger.ts";
 export { createMetrics, LATENCY_BUCKETS, type ServiceMetrics } from "./metrics.ts";
 export { currencyExponent, formatAmount, MAX_MINOR_UNITS, type ParseAmountResult, parseAmount } from "./money.ts";
 export { type PayoutView, payoutStatusName, payoutView } from "./payout-view.ts";
 export { createRpcClient, type RpcClientOptions } from "./rpc-client.ts";
 export { type RpcServerOptions, startRpcServer } from "./rpc-server.ts";
+export {
+  type CounterSeries,
+  type HistogramSeries,
+  SeriesCounter,
+  SeriesHistogram,
+  type SeriesMetricConfig,
+} from "./series-metrics.ts";
 export { onShutdown } from "./shutdown.ts";
 export {
   placeholders,

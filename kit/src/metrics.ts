@@ -1,5 +1,7 @@
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Registry } from "prom-client";
+import { type CounterSeries, type HistogramSeries, SeriesCounter, SeriesHistogram } from "./series-metrics.ts";
 
 /** Latency buckets (seconds) around our SLOs: 5 ms hot-path calls to 5 s bank/webhook calls. */
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -19,69 +21,102 @@ export function createMetrics(service: string): ServiceMetrics {
   collectDefaultMetrics({ register: registry });
   const labelNames = ["grpc_service", "grpc_method", "grpc_code"] as const;
   const callLabels = ["grpc_service", "grpc_method"] as const;
-  const serverStarted = new Counter({
-    name: "grpc_server_started_total",
-    help: "RPCs started on the server.",
-    labelNames: callLabels,
-    registers: [registry],
-  });
-  const serverHandled = new Counter({
-    name: "grpc_server_handled_total",
-    help: "RPCs completed on the server, by code.",
-    labelNames,
-    registers: [registry],
-  });
-  const serverSeconds = new Histogram({
-    name: "grpc_server_handling_seconds",
-    help: "Server RPC latency.",
-    labelNames: callLabels,
-    buckets: LATENCY_BUCKETS,
-    registers: [registry],
-  });
-  const clientStarted = new Counter({
-    name: "grpc_client_started_total",
-    help: "RPCs started by this client.",
-    labelNames: callLabels,
-    registers: [registry],
-  });
-  const clientHandled = new Counter({
-    name: "grpc_client_handled_total",
-    help: "RPCs completed by this client, by code.",
-    labelNames,
-    registers: [registry],
-  });
-  const clientSeconds = new Histogram({
-    name: "grpc_client_handling_seconds",
-    help: "Client RPC latency.",
-    labelNames: callLabels,
-    buckets: LATENCY_BUCKETS,
-    registers: [registry],
-  });
+  const registers = [registry];
+  const server = {
+    started: new SeriesCounter({
+      name: "grpc_server_started_total",
+      help: "RPCs started on the server.",
+      labelNames: callLabels,
+      registers,
+    }),
+    handled: new SeriesCounter({
+      name: "grpc_server_handled_total",
+      help: "RPCs completed on the server, by code.",
+      labelNames,
+      registers,
+    }),
+    seconds: new SeriesHistogram({
+      name: "grpc_server_handling_seconds",
+      help: "Server RPC latency.",
+      labelNames: callLabels,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+  };
+  const client = {
+    started: new SeriesCounter({
+      name: "grpc_client_started_total",
+      help: "RPCs started by this client.",
+      labelNames: callLabels,
+      registers,
+    }),
+    handled: new SeriesCounter({
+      name: "grpc_client_handled_total",
+      help: "RPCs completed by this client, by code.",
+      labelNames,
+      registers,
+    }),
+    seconds: new SeriesHistogram({
+      name: "grpc_client_handling_seconds",
+      help: "Client RPC latency.",
+      labelNames: callLabels,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+  };
 
-  const measure =
-    (started: Counter<string>, handled: Counter<string>, seconds: Histogram<string>): Interceptor =>
-    (next) =>
-    async (req) => {
-      const labels = { grpc_service: req.service.typeName, grpc_method: req.method.name };
-      started.inc(labels);
-      const stop = seconds.startTimer(labels);
+  const measure = (families: typeof server): Interceptor => {
+    const byMethod = new WeakMap<DescMethod, MethodSeries>();
+    const seriesOf = (service: DescService, method: DescMethod): MethodSeries => {
+      let found = byMethod.get(method);
+      if (!found) {
+        const names = [service.typeName, method.name] as const;
+        const byCode = new Map<string, CounterSeries>();
+        found = {
+          started: families.started.series(...names),
+          seconds: families.seconds.series(...names),
+          handled(code) {
+            let series = byCode.get(code);
+            if (!series) {
+              series = families.handled.series(...names, code);
+              byCode.set(code, series);
+            }
+            return series;
+          },
+        };
+        byMethod.set(method, found);
+      }
+      return found;
+    };
+    return (next) => async (req) => {
+      const calls = seriesOf(req.service, req.method);
+      calls.started.inc();
+      const started = performance.now();
       try {
         const res = await next(req);
-        handled.inc({ ...labels, grpc_code: "OK" });
+        calls.handled("OK").inc();
         return res;
       } catch (err) {
         // A handler's plain Error reaches the caller as INTERNAL (both gRPC servers say "internal error").
-        handled.inc({ ...labels, grpc_code: codeName(err instanceof ConnectError ? err.code : Code.Internal) });
+        calls.handled(codeName(err instanceof ConnectError ? err.code : Code.Internal)).inc();
         throw err;
       } finally {
-        stop();
+        calls.seconds.observe((performance.now() - started) / 1000);
       }
     };
+  };
   return {
     registry,
-    serverInterceptor: measure(serverStarted, serverHandled, serverSeconds),
-    clientInterceptor: measure(clientStarted, clientHandled, clientSeconds),
+    serverInterceptor: measure(server),
+    clientInterceptor: measure(client),
   };
+}
+
+/** One method's series: calls started, their latency, and calls completed by gRPC code name (`OK`, `NOT_FOUND`). */
+interface MethodSeries {
+  started: CounterSeries;
+  seconds: HistogramSeries;
+  handled(code: string): CounterSeries;
 }
 
 /** gRPC's upper-snake code names (`NOT_FOUND`), as Prometheus users expect them. */

@@ -1,10 +1,10 @@
-import { timestampDate } from "@bufbuild/protobuf/wkt";
 import {
   DestinationTypeSchema,
   type Payout,
   type PayoutStatus,
   PayoutStatusSchema,
 } from "@mypay/proto/mypay/payouts/v1/payouts";
+import { isoTime } from "./iso-time.ts";
 import { formatAmount } from "./money.ts";
 
 /** A payout as merchants see it in REST responses and webhook `data`: camelCase, decimal-string amounts. */
@@ -36,7 +36,6 @@ export function payoutStatusName(status: PayoutStatus): string {
 
 export function payoutView(payout: Payout): PayoutView {
   const currency = payout.amount?.currency ?? "";
-  const iso = (t: Payout["createdAt"]) => (t ? timestampDate(t).toISOString() : null);
   return {
     id: payout.id,
     status: payoutStatusName(payout.status),
@@ -51,9 +50,9 @@ export function payoutView(payout: Payout): PayoutView {
     failureCode: payout.failureCode || null,
     failureMessage: payout.failureMessage || null,
     attempts: payout.attempts,
-    createdAt: iso(payout.createdAt),
-    updatedAt: iso(payout.updatedAt),
-    processedAt: iso(payout.processedAt),
-    nextAttemptAt: iso(payout.nextAttemptAt),
+    createdAt: isoTime(payout.createdAt),
+    updatedAt: isoTime(payout.updatedAt),
+    processedAt: isoTime(payout.processedAt),
+    nextAttemptAt: isoTime(payout.nextAttemptAt),
   };
 }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createLogger, type Database, openDatabase, testStorage } from "@mypay/kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Authenticator } from "./auth.ts";
@@ -27,6 +28,11 @@ describe("Authenticator", () => {
   afterAll(async () => {
     if (db?.kind !== "sqlite") await db?.orm.schema.dropDatabase();
     await db?.close();
+  });
+
+  it("digests keys as lower-case hex SHA-256 of their UTF-8 bytes (what stored digests were made with)", () => {
+    expect(hashApiKey("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    expect(hashApiKey("ü")).toBe(createHash("sha256").update("ü", "utf8").digest("hex"));
   });
 
   it("stores and looks up merchant keys only by their SHA-256 digest", async () => {

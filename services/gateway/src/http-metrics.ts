@@ -1,4 +1,4 @@
-import { LATENCY_BUCKETS } from "@mypay/kit";
+import { type CounterSeries, type HistogramSeries, LATENCY_BUCKETS, SeriesCounter, SeriesHistogram } from "@mypay/kit";
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { Bucket } from "./rate-limit.ts";
 
@@ -11,13 +11,13 @@ export interface HttpMetrics {
 }
 
 export function createHttpMetrics(registry: Registry): HttpMetrics {
-  const requests = new Counter({
+  const requests = new SeriesCounter({
     name: "http_requests_total",
     help: "REST requests answered, by route pattern, method and status.",
     labelNames: ["route", "method", "status"] as const,
     registers: [registry],
   });
-  const duration = new Histogram({
+  const duration = new SeriesHistogram({
     name: "http_request_duration_seconds",
     help: "REST request latency, by route pattern and method.",
     labelNames: ["route", "method"] as const,
@@ -36,19 +36,27 @@ export function createHttpMetrics(registry: Registry): HttpMetrics {
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000],
     registers: [registry],
   });
-  // Label children by route, method and status (a bounded set: patterns, HTTP methods, status codes), so a
-  // request does not hash its labels twice.
-  const children = new Map<string, { answered: { inc(): void }; timed: { observe(seconds: number): void } }>();
+  // Series by route pattern, then method, then status (bounded sets), looked up without building a key.
+  const byRoute = new Map<string, Map<string, { timed: HistogramSeries; byStatus: Map<number, CounterSeries> }>>();
   return {
     observe(route, method, status, seconds) {
-      const key = `${method} ${status} ${route}`;
-      let child = children.get(key);
-      if (!child) {
-        child = { answered: requests.labels(route, method, String(status)), timed: duration.labels(route, method) };
-        children.set(key, child);
+      let byMethod = byRoute.get(route);
+      if (!byMethod) {
+        byMethod = new Map();
+        byRoute.set(route, byMethod);
       }
-      child.answered.inc();
-      child.timed.observe(seconds);
+      let series = byMethod.get(method);
+      if (!series) {
+        series = { timed: duration.series(route, method), byStatus: new Map() };
+        byMethod.set(method, series);
+      }
+      let answered = series.byStatus.get(status);
+      if (!answered) {
+        answered = requests.series(route, method, String(status));
+        series.byStatus.set(status, answered);
+      }
+      answered.inc();
+      series.timed.observe(seconds);
     },
     rateLimited(bucket) {
       limited.inc({ bucket });

@@ -3,7 +3,7 @@ import type { Authenticator } from "../auth.ts";
 import { badRequest, type HttpError, HttpErrorResponse, toHttpError } from "../http-errors.ts";
 import type { HttpMetrics } from "../http-metrics.ts";
 import { type RateLimiter, rateLimitHeaders } from "../rate-limit.ts";
-import { hasBody, header, type Req, type Res, readJson, sendError, sendJson } from "./http.ts";
+import { hasBody, header, type Req, type Res, type RouteContext, readJson, sendError, sendJson } from "./http.ts";
 import type { CompiledRoute } from "./route.ts";
 
 export interface RestOptions {
@@ -22,6 +22,11 @@ export interface RestOptions {
 export function requestIdOf(req: Req): string {
   const given = header(req, REQUEST_ID_HEADER);
   return isValidRequestId(given) ? given : randomRequestId();
+}
+
+/** Whether `path` names `route`: a string comparison for a path without parameters, else its pattern. */
+function matches(route: CompiledRoute, path: string): boolean {
+  return route.params.length === 0 ? route.path === path : route.pattern.test(path);
 }
 
 function decodeParam(name: string, raw: string): string {
@@ -55,10 +60,10 @@ export function restHandler(options: RestOptions): NodeHandler {
         sendJson(res, 200, options.openApi, extra);
         return finish(200);
       }
-      const candidates = routes.filter((r) => r.pattern.test(path));
-      if (candidates.length === 0) throw new HttpErrorResponse(badRequest(404, "route_not_found", "No such route."));
-      const route = candidates.find((r) => r.method === method);
+      const route = routes.find((r) => r.method === method && matches(r, path));
       if (!route) {
+        const candidates = routes.filter((r) => matches(r, path));
+        if (candidates.length === 0) throw new HttpErrorResponse(badRequest(404, "route_not_found", "No such route."));
         extra.allow = [...new Set(candidates.map((r) => r.method))].join(", ");
         throw new HttpErrorResponse(badRequest(405, "method_not_allowed", `${method} is not allowed here.`));
       }
@@ -81,11 +86,13 @@ export function restHandler(options: RestOptions): NodeHandler {
           });
         }
       }
-      const match = route.pattern.exec(path)!;
-      const params = {
-        id: "",
-        ...Object.fromEntries(route.params.map((name, i) => [name, decodeParam(name, match[i + 1] ?? "")])),
-      };
+      const params: RouteContext["params"] = { id: "" };
+      if (route.params.length > 0) {
+        const match = route.pattern.exec(path)!;
+        route.params.forEach((name, i) => {
+          params[name] = decodeParam(name, match[i + 1] ?? "");
+        });
+      }
       const body = () => readJson(req, options.maxBodyBytes);
       const result = await route.handle({
         req,
@@ -98,7 +105,7 @@ export function restHandler(options: RestOptions): NodeHandler {
         body,
         optionalBody: async () => (hasBody(req) ? readJson(req, options.maxBodyBytes, {}) : {}),
       });
-      sendJson(res, result.status, result.body, { ...extra, ...result.headers });
+      sendJson(res, result.status, result.body, result.headers ? { ...extra, ...result.headers } : extra);
       finish(result.status);
     };
     handle().catch((err: unknown) => {

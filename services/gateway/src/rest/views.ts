@@ -1,6 +1,4 @@
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { formatAmount, payoutStatusName } from "@mypay/kit";
+import { formatAmount, isoTime, payoutStatusName } from "@mypay/kit";
 import { AccountKindSchema, type Balance, type Entry } from "@mypay/proto/mypay/ledger/v1/ledger";
 import {
   type Attempt,
@@ -11,10 +9,6 @@ import {
 import type { PayoutTransition } from "@mypay/proto/mypay/payouts/v1/payouts";
 
 /** REST views of internal messages: camelCase, decimal-string amounts, RFC 3339 times, seed status names. */
-
-export function iso(t: Timestamp | undefined): string | null {
-  return t ? timestampDate(t).toISOString() : null;
-}
 
 export function balanceView(b: Balance | undefined, currency: string) {
   return {
@@ -34,7 +28,7 @@ export function entryView(e: Entry) {
     amount: formatAmount(e.amountMinor, e.currency),
     transferKind: e.transferKind,
     holdId: e.holdId || null,
-    createdAt: iso(e.createdAt),
+    createdAt: isoTime(e.createdAt),
   };
 }
 
@@ -44,7 +38,7 @@ export function transitionView(t: PayoutTransition) {
     to: payoutStatusName(t.to),
     reason: t.reason,
     actor: t.actor,
-    at: iso(t.at),
+    at: isoTime(t.at),
   };
 }
 
@@ -56,8 +50,8 @@ export function endpointView(ep: Endpoint | undefined) {
     eventTypes: ep?.eventTypes ?? [],
     enabled: ep?.enabled ?? false,
     disabledReason: ep?.disabledReason || null,
-    createdAt: iso(ep?.createdAt),
-    updatedAt: iso(ep?.updatedAt),
+    createdAt: isoTime(ep?.createdAt),
+    updatedAt: isoTime(ep?.updatedAt),
   };
 }
 
@@ -70,9 +64,9 @@ export function messageView(m: Message | undefined) {
     subjectId: m?.subjectId || null,
     status: MessageStatusSchema.value[m?.status ?? 0]?.localName ?? "UNSPECIFIED",
     attempts: m?.attempts ?? 0,
-    nextAttemptAt: iso(m?.nextAttemptAt),
-    createdAt: iso(m?.createdAt),
-    deliveredAt: iso(m?.deliveredAt),
+    nextAttemptAt: isoTime(m?.nextAttemptAt),
+    createdAt: isoTime(m?.createdAt),
+    deliveredAt: isoTime(m?.deliveredAt),
   };
 }
 
@@ -80,7 +74,7 @@ export function attemptView(a: Attempt) {
   return {
     id: a.id,
     messageId: a.messageId,
-    attemptedAt: iso(a.attemptedAt),
+    attemptedAt: isoTime(a.attemptedAt),
     result: a.result,
     statusCode: a.statusCode,
     latencyMs: a.latencyMs,

@@ -1,4 +1,5 @@
-import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { isoTime } from "@mypay/kit";
 import { type MessageStatus, MessageStatusSchema } from "@mypay/proto/mypay/notifier/v1/notifier";
 import { callOptions, type Downstream } from "../downstream.ts";
 import {
@@ -108,9 +109,7 @@ export function webhookRoutes(down: Downstream): Route[] {
           body: {
             ...endpointView(res.endpoint),
             secret: res.secret,
-            previousSecretExpiresAt: res.previousSecretExpiresAt
-              ? timestampDate(res.previousSecretExpiresAt).toISOString()
-              : null,
+            previousSecretExpiresAt: isoTime(res.previousSecretExpiresAt),
           },
         };
       },

@@ -1,10 +1,10 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { hash, randomBytes, randomUUID } from "node:crypto";
 import type { Database } from "@mypay/kit";
 import { ApiKey, Merchant } from "./entities.ts";
 
 /** SHA-256 of the key: lookups compare hashes, so timing reveals nothing about stored keys. */
 export function hashApiKey(key: string): string {
-  return createHash("sha256").update(key, "utf8").digest("hex");
+  return hash("sha256", key, "hex");
 }
 
 /** A fresh merchant API key: `mypay_test_` and 32 random hex digits. */
