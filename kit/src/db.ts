@@ -67,6 +67,23 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/**
+ * The ORM writes values into SQLite statements as literals, and SQLite reads a statement only up to a NUL:
+ * a string holding one (any API text may) is written as a concatenation with `char(0)` instead, which
+ * stores and matches the exact string.
+ */
+function writeNulAsChar(orm: MikroORM): void {
+  const platform = orm.em.getPlatform();
+  const escape = platform.escape.bind(platform);
+  platform.escape = (value: unknown) =>
+    typeof value === "string" && value.includes("\0")
+      ? value
+          .split("\0")
+          .map((part) => escape(part))
+          .join(" || char(0) || ")
+      : escape(value);
+}
+
 /** The server URL in use, preferring DATABASE_URL over MYSQL_URL; undefined means embedded SQLite. */
 export function serverUrl(settings: StorageSettings): string | undefined {
   return settings.DATABASE_URL ?? settings.MYSQL_URL;
@@ -143,6 +160,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     await orm.em.getConnection().execute("PRAGMA journal_mode = WAL");
     await orm.em.getConnection().execute("PRAGMA busy_timeout = 5000");
     await orm.em.getConnection().execute("PRAGMA synchronous = FULL");
+    writeNulAsChar(orm);
     sql = sqliteSql(orm);
   }
   const applied = await orm.migrator.up();

@@ -59,6 +59,15 @@ describe(`plain SQL (${process.env.MYSQL_URL ? "MariaDB/MySQL" : "SQLite"})`, ()
     }
   });
 
+  it("stores and finds a NUL-holding string through the ORM's own statements too", async () => {
+    const conn = db.orm.em.getConnection();
+    await conn.execute("create table if not exists texts (id varchar(20) primary key, body text not null)");
+    await conn.execute("insert into texts (id, body) values (?, ?)", ["orm-nul", "a\0b"]);
+    const found = await conn.execute<Array<{ body: string }>>("select body from texts where body = ?", ["a\0b"]);
+    expect(found.map((r) => r.body)).toEqual(["a\0b"]);
+    expect(await conn.execute("select body from texts where id = ?", ["orm-nul\0"])).toEqual([]);
+  });
+
   it("refuses a statement whose placeholders and values do not match", () => {
     expect(() => formatSql("select ? + ?", [1])).toThrow(/2 placeholders got 1 values/);
     expect(formatSql("select 1", [])).toBe("select 1");
