@@ -74,14 +74,14 @@ export interface Database {
  */
 function writeNulAsChar(orm: MikroORM): void {
   const platform = orm.em.getPlatform();
-  const escape = platform.escape.bind(platform);
+  const literal = platform.escape.bind(platform);
   platform.escape = (value: unknown) =>
     typeof value === "string" && value.includes("\0")
       ? value
           .split("\0")
-          .map((part) => escape(part))
+          .map((part) => literal(part))
           .join(" || char(0) || ")
-      : escape(value);
+      : literal(value);
 }
 
 /** The server URL in use, preferring DATABASE_URL over MYSQL_URL; undefined means embedded SQLite. */

@@ -19,6 +19,25 @@ describe("GroupCommitter", () => {
     ]);
   });
 
+  it("with no window, commits what was submitted in the same turn together and flushes without a timer", async () => {
+    const groups: number[][] = [];
+    const gc = new GroupCommitter<number, number>({ maxWaitMs: 0, maxBatch: 100, concurrency: 1 }, async (items) => {
+      groups.push(items);
+      await sleep(5);
+      return items.map((i) => ({ ok: true, value: i }));
+    });
+    const first = [1, 2, 3].map((i) => gc.submit(i));
+    await Promise.resolve();
+    // While the first commit is in flight, later items gather for the next one.
+    await sleep(1);
+    const second = [4, 5].map((i) => gc.submit(i));
+    expect(await Promise.all([...first, ...second])).toEqual([1, 2, 3, 4, 5]);
+    expect(groups).toEqual([
+      [1, 2, 3],
+      [4, 5],
+    ]);
+  });
+
   it("flushes at maxBatch, keeps at most `concurrency` commits in flight, and fails a group's items with its error", async () => {
     let inFlight = 0;
     let most = 0;

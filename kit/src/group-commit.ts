@@ -4,7 +4,11 @@ export type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
 export interface GroupCommitOptions {
   /** Most operations in one commit. */
   maxBatch: number;
-  /** Longest an operation waits for company before its batch is committed (0: the next timer tick). */
+  /**
+   * Longest an operation waits for company before its batch is committed. 0: none beyond the current
+   * turn of the event loop (everything submitted in it shares a batch); under load batches still grow,
+   * because operations arriving while `concurrency` commits are in flight wait for the next one.
+   */
   maxWaitMs: number;
   /** Commits in flight at once; more operations queue (in arrival order) until one finishes. */
   concurrency: number;
@@ -29,7 +33,7 @@ export class GroupCommitter<Op, R> {
   readonly #options: GroupCommitOptions;
   readonly #commit: (ops: Op[]) => Promise<Outcome<R>[]>;
   #queue: Waiting<Op, R>[] = [];
-  #timer: NodeJS.Timeout | undefined;
+  #cancelTimer: (() => void) | undefined;
   #inFlight = 0;
   #idle: Array<() => void> = [];
 
@@ -43,7 +47,7 @@ export class GroupCommitter<Op, R> {
     return new Promise<R>((resolve, reject) => {
       this.#queue.push({ op, resolve, reject });
       if (this.#queue.length >= this.#options.maxBatch) this.#flush();
-      else this.#timer ??= setTimeout(() => this.#flush(), this.#options.maxWaitMs);
+      else this.#cancelTimer ??= this.#schedule();
     });
   }
 
@@ -53,9 +57,19 @@ export class GroupCommitter<Op, R> {
     return new Promise((done) => this.#idle.push(done));
   }
 
+  #schedule(): () => void {
+    const flush = () => this.#flush();
+    if (this.#options.maxWaitMs > 0) {
+      const timer = setTimeout(flush, this.#options.maxWaitMs);
+      return () => clearTimeout(timer);
+    }
+    const immediate = setImmediate(flush);
+    return () => clearImmediate(immediate);
+  }
+
   #flush(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#cancelTimer?.();
+    this.#cancelTimer = undefined;
     while (this.#inFlight < this.#options.concurrency && this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#options.maxBatch);
       this.#inFlight++;

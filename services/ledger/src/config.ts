@@ -13,7 +13,7 @@ export const ledgerSettings = {
   /** Most operations (holds, captures, releases, top-ups) sharing one group-commit transaction. */
   LEDGER_BATCH_MAX: count(256, 2_000),
   /** Longest an operation waits for others to share its transaction; 0 = the next timer tick. */
-  LEDGER_BATCH_WAIT_MS: z.coerce.number().int().min(0).max(100).default(1),
+  LEDGER_BATCH_WAIT_MS: z.coerce.number().int().min(0).max(100).default(0),
   /** Group-commit transactions in flight at once per process. */
   LEDGER_BATCH_CONCURRENCY: count(2, 64),
   /** How often the books are proved (ledger_invariants_ok); 0 turns the periodic check off. */

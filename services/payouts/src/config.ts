@@ -45,7 +45,7 @@ export const payoutsSettings = {
   /** Past this many due payouts or unrelayed outbox messages, creates fail RESOURCE_EXHAUSTED / BACKLOG_FULL. */
   PAYOUTS_MAX_BACKLOG: count(50_000, 100_000_000),
   /** Concurrent creates arriving within this window share one insert transaction (group commit). */
-  CREATE_GROUP_COMMIT_MS: z.coerce.number().int().min(0).max(50).default(1),
+  CREATE_GROUP_COMMIT_MS: z.coerce.number().int().min(0).max(50).default(0),
   /** A create request with no payout this long after it started had its hold released by the reconciler. */
   RECONCILE_GRACE_SECONDS: count(300, 86_400),
   RECONCILE_TICK_SECONDS: seconds(10),

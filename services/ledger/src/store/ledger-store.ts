@@ -91,7 +91,7 @@ export interface LedgerStoreOptions {
   observer?: LedgerObserver;
 }
 
-export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { maxBatch: 256, maxWaitMs: 1, concurrency: 2 };
+export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { maxBatch: 256, maxWaitMs: 0, concurrency: 2 };
 
 /** One queued ledger operation. Top-up keys are the caller's; hold ids key holds, captures and releases. */
 export type LedgerOp =
