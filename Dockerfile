@@ -34,6 +34,10 @@ RUN npm run build -w @mypay/console
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
+# The launcher's heap defaults (README, configuration): a bounded heap keeps each service near 150 MB
+# under full load; the compile cache keeps the type-stripped sources between restarts.
+ENV NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=128"
+ENV NODE_COMPILE_CACHE=/app/.data/compile-cache
 WORKDIR /app
 # node_modules at the root and any nested ones inside workspaces, with the workspace links.
 COPY --from=deps /app ./

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { commonSettings } from "@mypay/kit";
 import { describe, expect, it } from "vitest";
+import { heapSettings } from "../scripts/service-node-flags.ts";
 import { gatewaySettings } from "../services/gateway/src/config.ts";
 import { ledgerSettings } from "../services/ledger/src/config.ts";
 import { notifierSettings } from "../services/notifier/src/config.ts";
@@ -26,7 +27,7 @@ function documentedSettings(): Set<string> {
 describe("README", () => {
   it("lists every setting every service reads in its configuration table", () => {
     const read = new Set(
-      [commonSettings, ledgerSettings, payoutsSettings, notifierSettings, gatewaySettings].flatMap((s) =>
+      [commonSettings, ledgerSettings, payoutsSettings, notifierSettings, gatewaySettings, heapSettings].flatMap((s) =>
         Object.keys(s),
       ),
     );

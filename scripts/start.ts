@@ -5,14 +5,19 @@
  *
  * Ports come from LEDGER_PORT, NOTIFIER_PORT, PAYOUTS_PORT and GATEWAY_PORT (defaults 50051, 50053,
  * 50052, 8080); every other variable is passed through to the services.
+ *
+ * Each service runs with a bounded V8 heap (see service-node-flags.ts) and Node's compile cache (in the
+ * project's .data folder unless NODE_COMPILE_CACHE says otherwise), which keeps the type-stripped sources: a restart
+ * neither strips them again nor loads the stripper (about 15 MB less per process).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseConfig, port } from "@mypay/kit";
 import { SANDBOX_ADMIN_API_KEY, SANDBOX_API_KEY } from "../services/gateway/src/config.ts";
 import { ensureConsoleBuilt } from "./ensure-console.ts";
+import { serviceNodeFlags } from "./service-node-flags.ts";
 
 const ports = parseConfig({
   LEDGER_PORT: port(50051),
@@ -20,6 +25,8 @@ const ports = parseConfig({
   NOTIFIER_PORT: port(50053),
   GATEWAY_PORT: port(8080),
 });
+const nodeFlags = serviceNodeFlags();
+const root = resolve(import.meta.dirname, "..");
 const host = "127.0.0.1";
 const url = (p: number) => `http://${host}:${p}`;
 const env: NodeJS.ProcessEnv = {
@@ -28,6 +35,7 @@ const env: NodeJS.ProcessEnv = {
   LEDGER_URL: url(ports.LEDGER_PORT),
   PAYOUTS_URL: url(ports.PAYOUTS_PORT),
   NOTIFIER_URL: url(ports.NOTIFIER_PORT),
+  NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE || join(root, ".data", "compile-cache"),
 };
 const services = [
   { name: "ledger", port: ports.LEDGER_PORT, color: 36 },
@@ -35,7 +43,6 @@ const services = [
   { name: "payouts", port: ports.PAYOUTS_PORT, color: 33 },
   { name: "gateway", port: ports.GATEWAY_PORT, color: 32 },
 ];
-const root = resolve(import.meta.dirname, "..");
 const useColor = process.stdout.isTTY;
 const children = new Map<string, ChildProcess>();
 let stopping = false;
@@ -60,7 +67,7 @@ function stopAll(code: number): void {
 await ensureConsoleBuilt((line) => process.stdout.write(`${line}\n`));
 
 for (const service of services) {
-  const child = spawn(process.execPath, [resolve(root, "services", service.name, "src", "main.ts")], {
+  const child = spawn(process.execPath, [...nodeFlags, resolve(root, "services", service.name, "src", "main.ts")], {
     cwd: root,
     env,
     stdio: ["ignore", "pipe", "pipe"],
