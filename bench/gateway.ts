@@ -34,6 +34,7 @@ import {
   PayoutStatus,
 } from "@mypay/proto/mypay/payouts/v1/payouts";
 import { type RunningMesh, startMesh } from "../e2e/mesh.ts";
+import { serviceNodeFlags } from "../scripts/service-node-flags.ts";
 import { bareHttpRate, httpGetRate } from "./lib/baselines.ts";
 import { type LoadResult, percentile } from "./lib/load.ts";
 import { sampleService } from "./lib/service-stats.ts";
@@ -127,18 +128,22 @@ async function startStubPayouts(): Promise<DualListener> {
 /** Starts the gateway process alone, its payouts calls going to `payoutsUrl`; resolves when it is ready. */
 async function startLoneGateway(payoutsUrl: string): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [resolve(import.meta.dirname, "../services/gateway/src/main.ts")], {
-    env: {
-      ...process.env,
-      ...storageEnv(loneStorage),
-      GATEWAY_PORT: String(port),
-      PAYOUTS_URL: payoutsUrl,
-      LOG_LEVEL: "error",
-      RATE_LIMIT_READ_PER_SEC: "0",
-      RATE_LIMIT_WRITE_PER_SEC: "0",
+  const child = spawn(
+    process.execPath,
+    [...serviceNodeFlags(), resolve(import.meta.dirname, "../services/gateway/src/main.ts")],
+    {
+      env: {
+        ...process.env,
+        ...storageEnv(loneStorage),
+        GATEWAY_PORT: String(port),
+        PAYOUTS_URL: payoutsUrl,
+        LOG_LEVEL: "error",
+        RATE_LIMIT_READ_PER_SEC: "0",
+        RATE_LIMIT_WRITE_PER_SEC: "0",
+      },
+      stdio: ["ignore", "inherit", "inherit"],
     },
-    stdio: ["ignore", "inherit", "inherit"],
-  });
+  );
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 300; i++) {
     if (child.exitCode !== null) throw new Error(`lone gateway exited with ${child.exitCode}`);

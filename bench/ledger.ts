@@ -16,6 +16,7 @@ import { performance } from "node:perf_hooks";
 import { createRpcClient, dropTestDatabases, freePort, type StorageSettings, storageEnv } from "@mypay/kit";
 import { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { type Connection, createConnection } from "mysql2/promise";
+import { serviceNodeFlags } from "../scripts/service-node-flags.ts";
 import { databaseCpuSeconds, ownCpuSeconds } from "./lib/cpu.ts";
 import { percentile } from "./lib/load.ts";
 import { sampleService } from "./lib/service-stats.ts";
@@ -113,7 +114,7 @@ async function openLoop(seconds: number, perSecond: number, op: () => Promise<vo
 }
 
 async function startLedger(port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(root, "services", "ledger", "src", "main.ts")], {
+  const child = spawn(process.execPath, [...serviceNodeFlags(), join(root, "services", "ledger", "src", "main.ts")], {
     cwd: root,
     env: {
       ...process.env,

@@ -19,6 +19,7 @@ import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { createRpcClient, dropTestDatabases, freePort, MERCHANT_HEADER, storageEnv, testStorage } from "@mypay/kit";
 import { NotifierService, WebhookEndpointService } from "@mypay/proto/mypay/notifier/v1/notifier";
+import { serviceNodeFlags } from "../scripts/service-node-flags.ts";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000);
 const RECEIVERS = Number(process.env.BENCH_RECEIVERS ?? 10);
@@ -73,7 +74,7 @@ function percentile(sorted: readonly number[], p: number): number {
 
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
-const notifier = spawn(process.execPath, ["services/notifier/src/main.ts"], {
+const notifier = spawn(process.execPath, [...serviceNodeFlags(), "services/notifier/src/main.ts"], {
   cwd: root,
   env: {
     ...process.env,

@@ -24,6 +24,7 @@ import {
 import { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { DestinationType, PayoutService } from "@mypay/proto/mypay/payouts/v1/payouts";
 import { createConnection } from "mysql2/promise";
+import { serviceNodeFlags } from "../scripts/service-node-flags.ts";
 import { percentile } from "./lib/load.ts";
 
 const SERVER_URL = process.env.MYSQL_URL || process.env.DATABASE_URL || "mysql://root@127.0.0.1:3306";
@@ -45,7 +46,7 @@ async function startService(
   env: Record<string, string> = {},
 ): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [resolve(root, "services", name, "src", "main.ts")], {
+  const child = spawn(process.execPath, [...serviceNodeFlags(), resolve(root, "services", name, "src", "main.ts")], {
     cwd: root,
     env: {
       ...process.env,

@@ -614,5 +614,29 @@ describe(`LedgerStore on ${engine}`, () => {
       expect(report.entriesChecked).toBeGreaterThan(0n);
       expect(seen).toEqual([false, true]);
     });
+
+    it("reports a hold whose state its transfers do not back, and a locked balance its pending holds do not explain", async () => {
+      const m = newMerchant();
+      await store.topUp(m, "PKR", 1_000n, `topup:${m}`);
+      const pending = `hold-${m}-pending`;
+      const captured = `hold-${m}-captured`;
+      await store.hold(m, pending, "PKR", 100n);
+      await store.hold(m, captured, "PKR", 200n);
+      await store.capture(captured);
+      expect(await store.verifyInvariants()).toMatchObject({ ok: true });
+      // A pending hold marked released without its release transfer; a captured one marked pending again.
+      await query("update holds set status = ? where id = ?", ["RELEASED", pending]);
+      await query("update holds set status = ? where id = ?", ["PENDING", captured]);
+      try {
+        const text = (await store.verifyInvariants()).violations.join("\n");
+        expect(text).toMatch(new RegExp(`holds whose transfers do not match their state: .*${pending} RELEASED 100`));
+        expect(text).toMatch(new RegExp(`${captured} PENDING 200 \\(hold 200, capture 200, release null\\)`));
+        expect(text).toMatch(new RegExp(`locked balances differ from pending holds: ${m} PKR locked 100`));
+      } finally {
+        await query("update holds set status = ? where id = ?", ["PENDING", pending]);
+        await query("update holds set status = ? where id = ?", ["CAPTURED", captured]);
+      }
+      expect(await store.verifyInvariants()).toMatchObject({ ok: true, violations: [] });
+    });
   });
 });
