@@ -277,10 +277,12 @@ const mesh = await withMesh("mesh", { BANK_DELAY_MS: "0" }, async (running, driv
   const services = await watch.stop();
 
   let soak: Array<{ service: string; rssStartMb: number; rssEndMb: number; loopP99Ms: number }> | undefined;
+  let soakErrors = 0;
+  let soakUnsettled = 0;
   if (values.soak) {
     const soakWatch = watchServices(running.ports, 10_000);
-    await openLoop(halfRate, 600_000, `soak: ${halfRate} creates/s for 10 min`, driver.create);
-    await driver.settle(60_000);
+    soakErrors = (await openLoop(halfRate, 600_000, `soak: ${halfRate} creates/s for 10 min`, driver.create)).errors;
+    soakUnsettled = await driver.settle(60_000);
     await soakWatch.stop();
     soak = Object.keys(running.ports).map((key) => {
       const service = key.replace(/_PORT$/, "").toLowerCase();
@@ -303,7 +305,8 @@ const mesh = await withMesh("mesh", { BANK_DELAY_MS: "0" }, async (running, driv
     gets,
     services,
     soak,
-    unsettled: unsettledMax + unsettledHalf,
+    soakErrors,
+    unsettled: unsettledMax + unsettledHalf + soakUnsettled,
     badSignatures: driver.receiver.badSignatures,
     failures: Object.fromEntries(driver.failures),
   };
@@ -328,7 +331,8 @@ const seed = await withMesh("seed", { PAYOUTS_SEED_MODE: "true", BANK_DELAY_MS: 
   return { settled, perSecond: settled / (seedWindowMs / 1000) };
 });
 
-const errors = mesh.max.errors + mesh.half.errors + mesh.gets.errors + mesh.badSignatures + mesh.unsettled;
+const errors =
+  mesh.max.errors + mesh.half.errors + mesh.soakErrors + mesh.gets.errors + mesh.badSignatures + mesh.unsettled;
 const table: Array<[string, string]> = [
   ["raw commits/s: hot row / 1,000 rows", `${rate(rawHot.perSecond)} / ${rate(rawSpread.perSecond)}`],
   ["bare HTTP GET/s", rate(bare.perSecond)],
@@ -360,7 +364,7 @@ const table: Array<[string, string]> = [
   ]),
   [
     "errors (create, GET, bad signatures, unsettled)",
-    `${mesh.max.errors + mesh.half.errors}, ${mesh.gets.errors}, ${mesh.badSignatures}, ${mesh.unsettled}`,
+    `${mesh.max.errors + mesh.half.errors + mesh.soakErrors}, ${mesh.gets.errors}, ${mesh.badSignatures}, ${mesh.unsettled}`,
   ],
   ["ratio settled/s ÷ raw spread commits/s", (mesh.settledPerSecond / rawSpread.perSecond).toFixed(3)],
   [
