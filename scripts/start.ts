@@ -7,8 +7,8 @@
  * 50052, 8080); every other variable is passed through to the services.
  *
  * Each service runs with a bounded V8 heap (see service-node-flags.ts) and Node's compile cache (in the
- * project's .data folder unless NODE_COMPILE_CACHE says otherwise), which keeps the type-stripped sources: a restart
- * neither strips them again nor loads the stripper (about 15 MB less per process).
+ * project's .data folder unless NODE_COMPILE_CACHE says otherwise), which keeps the type-stripped
+ * sources: a restart neither strips them again nor loads the stripper (about 15 MB less per process).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { join, resolve } from "node:path";

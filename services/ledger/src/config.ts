@@ -12,7 +12,7 @@ export const ledgerSettings = {
   LEDGER_DB_POOL: count(16, 256),
   /** Most operations (holds, captures, releases, top-ups) sharing one group-commit transaction. */
   LEDGER_BATCH_MAX: count(256, 2_000),
-  /** Longest an operation waits for others to share its transaction; 0 = the next timer tick. */
+  /** Longest an operation waits for others to share its transaction; 0 = until the event loop's current turn ends. */
   LEDGER_BATCH_WAIT_MS: z.coerce.number().int().min(0).max(100).default(0),
   /** Group-commit transactions in flight at once per process. */
   LEDGER_BATCH_CONCURRENCY: count(2, 64),

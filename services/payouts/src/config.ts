@@ -44,7 +44,7 @@ export const payoutsSettings = {
   IDEMPOTENCY_LOCK_MS: millis(30_000),
   /** Past this many due payouts or unrelayed outbox messages, creates fail RESOURCE_EXHAUSTED / BACKLOG_FULL. */
   PAYOUTS_MAX_BACKLOG: count(50_000, 100_000_000),
-  /** Concurrent creates arriving within this window share one insert transaction (group commit). */
+  /** Concurrent creates arriving within this window share one transaction (group commit); 0 = within one event-loop turn. */
   CREATE_GROUP_COMMIT_MS: z.coerce.number().int().min(0).max(50).default(0),
   /** A create request with no payout this long after it started had its hold released by the reconciler. */
   RECONCILE_GRACE_SECONDS: count(300, 86_400),

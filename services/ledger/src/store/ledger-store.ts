@@ -351,8 +351,8 @@ export class LedgerStore {
       }
 
       // One unique-key lookup per hold and transfer kind (a join on computed keys made the server scan
-      // every transfer for every hold: over ten minutes at 150,000 holds). Every comparison is guarded against
-      // NULL, or a missing transfer would make the condition unknown and hide the hold.
+      // every transfer for every hold: over ten minutes at 150,000 holds). Every comparison is guarded
+      // against NULL, or a missing transfer would make the condition unknown and hide the hold.
       const transferAmount = (kind: string) =>
         `(select t.amount from transfers t where t.idempotency_key = concat('${kind}:', h.id))`;
       const badHolds = await query(
