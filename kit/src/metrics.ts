@@ -1,7 +1,6 @@
-import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { type CounterSeries, type HistogramSeries, SeriesCounter, SeriesHistogram } from "./series-metrics.ts";
+import { SeriesCounter, SeriesHistogram } from "./series-metrics.ts";
 
 /** Latency buckets (seconds) around our SLOs: 5 ms hot-path calls to 5 s bank/webhook calls. */
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -65,58 +64,32 @@ export function createMetrics(service: string): ServiceMetrics {
     }),
   };
 
-  const measure = (families: typeof server): Interceptor => {
-    const byMethod = new WeakMap<DescMethod, MethodSeries>();
-    const seriesOf = (service: DescService, method: DescMethod): MethodSeries => {
-      let found = byMethod.get(method);
-      if (!found) {
-        const names = [service.typeName, method.name] as const;
-        const byCode = new Map<string, CounterSeries>();
-        found = {
-          started: families.started.series(...names),
-          seconds: families.seconds.series(...names),
-          handled(code) {
-            let series = byCode.get(code);
-            if (!series) {
-              series = families.handled.series(...names, code);
-              byCode.set(code, series);
-            }
-            return series;
-          },
-        };
-        byMethod.set(method, found);
-      }
-      return found;
-    };
-    return (next) => async (req) => {
-      const calls = seriesOf(req.service, req.method);
-      calls.started.inc();
+  const measure =
+    (families: typeof server): Interceptor =>
+    (next) =>
+    async (req) => {
+      const service = req.service.typeName;
+      const method = req.method.name;
+      families.started.series(service, method).inc();
       const started = performance.now();
       try {
         const res = await next(req);
-        calls.handled("OK").inc();
+        families.handled.series(service, method, "OK").inc();
         return res;
       } catch (err) {
         // A handler's plain Error reaches the caller as INTERNAL (both gRPC servers say "internal error").
-        calls.handled(codeName(err instanceof ConnectError ? err.code : Code.Internal)).inc();
+        const code = codeName(err instanceof ConnectError ? err.code : Code.Internal);
+        families.handled.series(service, method, code).inc();
         throw err;
       } finally {
-        calls.seconds.observe((performance.now() - started) / 1000);
+        families.seconds.series(service, method).observe((performance.now() - started) / 1000);
       }
     };
-  };
   return {
     registry,
     serverInterceptor: measure(server),
     clientInterceptor: measure(client),
   };
-}
-
-/** One method's series: calls started, their latency, and calls completed by gRPC code name (`OK`, `NOT_FOUND`). */
-interface MethodSeries {
-  started: CounterSeries;
-  seconds: HistogramSeries;
-  handled(code: string): CounterSeries;
 }
 
 /** gRPC's upper-snake code names (`NOT_FOUND`), as Prometheus users expect them. */

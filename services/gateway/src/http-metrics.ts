@@ -1,4 +1,4 @@
-import { type CounterSeries, type HistogramSeries, LATENCY_BUCKETS, SeriesCounter, SeriesHistogram } from "@mypay/kit";
+import { LATENCY_BUCKETS, SeriesCounter, SeriesHistogram } from "@mypay/kit";
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { Bucket } from "./rate-limit.ts";
 
@@ -36,27 +36,10 @@ export function createHttpMetrics(registry: Registry): HttpMetrics {
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000],
     registers: [registry],
   });
-  // Series by route pattern, then method, then status (bounded sets), looked up without building a key.
-  const byRoute = new Map<string, Map<string, { timed: HistogramSeries; byStatus: Map<number, CounterSeries> }>>();
   return {
     observe(route, method, status, seconds) {
-      let byMethod = byRoute.get(route);
-      if (!byMethod) {
-        byMethod = new Map();
-        byRoute.set(route, byMethod);
-      }
-      let series = byMethod.get(method);
-      if (!series) {
-        series = { timed: duration.series(route, method), byStatus: new Map() };
-        byMethod.set(method, series);
-      }
-      let answered = series.byStatus.get(status);
-      if (!answered) {
-        answered = requests.series(route, method, String(status));
-        series.byStatus.set(status, answered);
-      }
-      answered.inc();
-      series.timed.observe(seconds);
+      requests.series(route, method, String(status)).inc();
+      duration.series(route, method).observe(seconds);
     },
     rateLimited(bucket) {
       limited.inc({ bucket });
