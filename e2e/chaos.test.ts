@@ -227,7 +227,9 @@ describe(`chaos on ${engine}: SIGKILL each service under load`, () => {
     const retried = outcomes.filter((o) => o.seen.length > 1).length;
     // Crashes may cost a client a retry (503/504, a broken connection), never an "internal error".
     const internal = outcomes.flatMap((o) => o.seen.filter((s) => s.startsWith("500")).map((s) => `${o.key}: ${s}`));
-    expect(internal).toEqual([]);
+    // Which service answered INTERNAL, and why, is in its log.
+    const errorLines = services.output.filter((line) => /"level":(50|60)|error/i.test(line)).slice(-80);
+    expect(internal, `services' error lines:\n${errorLines.join("\n")}`).toEqual([]);
 
     // The money adds up: every hold captured, released or still locked as its payout says.
     const sum = (list: Outcome[]) => list.reduce((n, o) => n + o.scenario.minor, 0n);
