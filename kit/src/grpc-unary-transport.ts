@@ -144,9 +144,13 @@ export function createGrpcUnaryTransport(options: GrpcUnaryTransportOptions): Tr
         // A trailers-only answer carries its status in the headers.
         const final = trailers ?? (responseHeaders["grpc-status"] !== undefined ? responseHeaders : undefined);
         if (!final) {
-          const reason =
-            status === 0 ? "the connection closed before an answer" : `HTTP ${status} without a gRPC status`;
-          return fail(new ConnectError(reason, status === 0 ? Code.Unavailable : codeFromHttpStatus(status)));
+          // A server that dies mid-answer leaves a reset stream or a closed connection (node:http2 ends the
+          // stream either way): the call may or may not have run.
+          if (status === 0 || stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR || owner.destroyed) {
+            const when = status === 0 ? "before an answer" : "in the middle of an answer";
+            return fail(new ConnectError(`the connection closed ${when}`, Code.Unavailable));
+          }
+          return fail(new ConnectError(`HTTP ${status} without a gRPC status`, codeFromHttpStatus(status)));
         }
         const error = isPlainOk(final) ? undefined : findTrailerError(webHeaders(final));
         if (error) {

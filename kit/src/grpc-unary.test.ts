@@ -513,6 +513,31 @@ describe("lean unary client behaviour", () => {
     expect((await rejection(payouts.getPayout({ id: "x" }))).code).toBe(Code.Unavailable);
   });
 
+  it.each([
+    ["drops the connection after the response headers", Code.Unavailable, false],
+    ["ends the stream without a gRPC status", Code.Unknown, true],
+  ] as const)("fails a call whose server %s with gRPC code %i", async (_how, code, ended) => {
+    // A raw server that starts a gRPC answer and stops short of its status, the way a killed process does.
+    const raw = http2.createServer();
+    raw.on("stream", (stream) => {
+      stream.respond({ ":status": 200, "content-type": "application/grpc" });
+      stream.write(envelope(0, Buffer.alloc(8), 16));
+      if (ended) stream.end();
+      else setImmediate(() => stream.session?.socket.destroy());
+    });
+    await new Promise<void>((done) => raw.listen(0, "127.0.0.1", done));
+    const { port } = raw.address() as { port: number };
+    try {
+      const payouts = createRpcClient(PayoutService, `http://127.0.0.1:${port}`, { timeoutMs: 5_000 });
+      const err = await rejection(payouts.getPayout({ id: "x" }));
+      expect(err.code).toBe(code);
+      expect(err.rawMessage).toContain(ended ? "HTTP 200 without a gRPC status" : "in the middle of an answer");
+      expect(errorDetails(err).decided).toBe(false);
+    } finally {
+      await new Promise((done) => raw.close(done));
+    }
+  });
+
   it("counts fast-path calls in the RED metrics of both ends with the code the caller saw", async () => {
     const serverMetrics = createMetrics("grpc-unary-red-server");
     const clientMetrics = createMetrics("grpc-unary-red-client");
