@@ -230,39 +230,49 @@ const rawHot = await rawCommitRate(serverUrl, `${runId}_raw_hot`, 1, concurrency
 const rawSpread = await rawCommitRate(serverUrl, `${runId}_raw_spread`, 1000, concurrency, phaseMs);
 const bare = await bareHttpRate(concurrency, phaseMs);
 
+interface CpuReading {
+  services: number[];
+  database: number;
+  bench: number;
+}
+
 const mesh = await withMesh("mesh", { BANK_DELAY_MS: "0" }, async (running, driver) => {
   const watch = watchServices(running.ports);
-  const cpuNow = async () => ({
+  const cpuNow = async (): Promise<CpuReading> => ({
     services: await Promise.all(
       Object.values(running.ports).map(async (port) => (await sampleService(`http://127.0.0.1:${port}`)).cpuSeconds),
     ),
     database: databaseCpuSeconds(),
     bench: ownCpuSeconds(),
   });
+  /** CPU ms per settled payout of each process between two readings. */
+  const cpuPerPayout = (before: CpuReading, after: CpuReading, settled: number) => {
+    const perPayout = (end: number, start: number) => ((end - start) * 1000) / settled;
+    return {
+      services: Object.keys(running.ports).map((key, i) => ({
+        service: key.replace(/_PORT$/, "").toLowerCase(),
+        ms: perPayout(after.services[i]!, before.services[i]!),
+      })),
+      database: perPayout(after.database, before.database),
+      bench: perPayout(after.bench, before.bench),
+    };
+  };
   const cpuBefore = await cpuNow();
   const loopStart = performance.now();
   const max = await closedLoop(concurrency, phaseMs, "max load: creates (closed loop)", driver.create);
   const maxIds = [...driver.createdAt.keys()];
   const unsettledMax = await driver.settle(120_000);
-  const cpuAfter = await cpuNow();
-  const settledMax = maxIds.length - unsettledMax;
-  const perPayout = (after: number, before: number) => ((after - before) * 1000) / settledMax;
-  const cpuPerPayout = {
-    services: Object.keys(running.ports).map((key, i) => ({
-      service: key.replace(/_PORT$/, "").toLowerCase(),
-      ms: perPayout(cpuAfter.services[i]!, cpuBefore.services[i]!),
-    })),
-    database: perPayout(cpuAfter.database, cpuBefore.database),
-    bench: perPayout(cpuAfter.bench, cpuBefore.bench),
-  };
+  const cpuMax = cpuPerPayout(cpuBefore, await cpuNow(), maxIds.length - unsettledMax);
   const lastReceipt = Math.max(...maxIds.map((id) => driver.receiver.final.get(id)?.at ?? 0));
   const settledPerSecond = (maxIds.length - unsettledMax) / ((lastReceipt - loopStart) / 1000);
 
   const halfRate = Math.max(1, Math.floor(settledPerSecond / 2));
   const before = new Set(driver.createdAt.keys());
+  const cpuBeforeHalf = await cpuNow();
   const half = await openLoop(halfRate, phaseMs, `half load: ${halfRate} creates/s (open loop)`, driver.create);
   const unsettledHalf = await driver.settle(60_000);
   const halfIds = [...driver.createdAt.keys()].filter((id) => !before.has(id));
+  const cpuHalf = cpuPerPayout(cpuBeforeHalf, await cpuNow(), halfIds.length - unsettledHalf);
   const halfLatency = driver.latencies(halfIds);
 
   const someId = maxIds[0] ?? "po_none";
@@ -297,7 +307,8 @@ const mesh = await withMesh("mesh", { BANK_DELAY_MS: "0" }, async (running, driv
   }
   return {
     max,
-    cpuPerPayout,
+    cpuMax,
+    cpuHalf,
     settledPerSecond,
     half,
     halfRate,
@@ -331,6 +342,14 @@ const seed = await withMesh("seed", { PAYOUTS_SEED_MODE: "true", BANK_DELAY_MS: 
   return { settled, perSecond: settled / (seedWindowMs / 1000) };
 });
 
+function cpuText(cpu: typeof mesh.cpuMax): string {
+  return [
+    ...cpu.services.map((s) => `${s.service} ${s.ms.toFixed(2)}`),
+    `database ${Number.isFinite(cpu.database) ? cpu.database.toFixed(2) : "n/a"}`,
+    `bench ${cpu.bench.toFixed(2)}`,
+  ].join(" · ");
+}
+
 const errors =
   mesh.max.errors + mesh.half.errors + mesh.soakErrors + mesh.gets.errors + mesh.badSignatures + mesh.unsettled;
 const table: Array<[string, string]> = [
@@ -341,6 +360,10 @@ const table: Array<[string, string]> = [
   [`half load (${mesh.halfRate}/s): create p50 / p95 / p99`, pcts(mesh.half.latencies, [50, 95, 99])],
   ["half load: PENDING → SUCCESS p50 / p99", pcts(mesh.halfLatency.toSuccess, [50, 99])],
   ["half load: create → webhook received p50 / p99", pcts(mesh.halfLatency.toWebhook, [50, 99])],
+  [
+    "half load: creates sent late p99 · machine busy",
+    `${mesh.half.lateP99?.toFixed(1)} ms · ${(100 * (mesh.half.machineBusy ?? Number.NaN)).toFixed(0)} %`,
+  ],
   ["gateway GET payout/s", rate(mesh.gets.perSecond)],
   [
     "seed configuration: settled payouts/s",
@@ -350,14 +373,8 @@ const table: Array<[string, string]> = [
     `${s.service}: peak RSS · CPU s`,
     `${s.peakRssMb.toFixed(0)} MB · ${s.cpuSeconds.toFixed(1)} s`,
   ]),
-  [
-    "max load: CPU ms per settled payout",
-    [
-      ...mesh.cpuPerPayout.services.map((s) => `${s.service} ${s.ms.toFixed(2)}`),
-      `database ${Number.isFinite(mesh.cpuPerPayout.database) ? mesh.cpuPerPayout.database.toFixed(2) : "n/a"}`,
-      `bench ${mesh.cpuPerPayout.bench.toFixed(2)}`,
-    ].join(" · "),
-  ],
+  ["max load: CPU ms per settled payout", cpuText(mesh.cpuMax)],
+  ["half load: CPU ms per settled payout", cpuText(mesh.cpuHalf)],
   ...(mesh.soak ?? []).map((s): [string, string] => [
     `soak ${s.service}: RSS start → end · loop p99`,
     `${s.rssStartMb.toFixed(0)} → ${s.rssEndMb.toFixed(0)} MB · ${s.loopP99Ms.toFixed(1)} ms`,

@@ -17,8 +17,8 @@ import { createRpcClient, dropTestDatabases, freePort, type StorageSettings, sto
 import { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { type Connection, createConnection } from "mysql2/promise";
 import { serviceNodeFlags } from "../scripts/service-node-flags.ts";
-import { databaseCpuSeconds, ownCpuSeconds } from "./lib/cpu.ts";
-import { percentile } from "./lib/load.ts";
+import { databaseCpuSeconds, machineBusy, ownCpuSeconds } from "./lib/cpu.ts";
+import { collectGarbage, percentile } from "./lib/load.ts";
 import { sampleService } from "./lib/service-stats.ts";
 
 const SERVER_URL = process.env.MYSQL_URL || process.env.DATABASE_URL || "mysql://root@127.0.0.1:3306";
@@ -41,6 +41,10 @@ interface Figures {
   p50: number;
   p99: number;
   errors: number;
+  /** Open loop: p99 of how late this process sent a call after its scheduled time. */
+  lateP99?: number;
+  /** Open loop: the share of the machine's CPU (all cores) in use meanwhile, 0–1. */
+  machineBusy?: number;
 }
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
@@ -74,6 +78,7 @@ async function closedLoop(seconds: number, op: (caller: number) => Promise<void>
       }
     }
   };
+  collectGarbage();
   const running = Array.from({ length: callers }, (_, i) => loop(i));
   await sleep(1_000);
   measuring = true;
@@ -92,25 +97,44 @@ async function closedLoop(seconds: number, op: (caller: number) => Promise<void>
  */
 async function openLoop(seconds: number, perSecond: number, op: () => Promise<void>): Promise<Figures> {
   const latencies: number[] = [];
-  const inFlight: Promise<void>[] = [];
+  /** How late each call left this process: its own stalls (GC, waiting for a core) count in every latency. */
+  const lateness: number[] = [];
   let errors = 0;
+  let pending = 0;
+  let drained: (() => void) | undefined;
   const total = Math.floor(seconds * perSecond);
+  collectGarbage();
+  const busy = machineBusy();
   const started = performance.now();
   for (let i = 0; i < total; ) {
     const now = performance.now();
     for (; i < total && started + (i * 1_000) / perSecond <= now; i++) {
       const due = started + (i * 1_000) / perSecond;
-      inFlight.push(
-        op().then(
-          () => void latencies.push(performance.now() - due),
+      lateness.push(performance.now() - due);
+      pending++;
+      op()
+        .then(
+          () => {
+            completed++;
+            latencies.push(performance.now() - due);
+          },
           () => void errors++,
-        ),
-      );
+        )
+        .finally(() => {
+          if (--pending === 0) drained?.();
+        });
     }
     await sleep(1);
   }
-  await Promise.all(inFlight);
-  return figures(latencies, errors, seconds);
+  if (pending > 0) await new Promise<void>((done) => (drained = done));
+  return {
+    ...figures(latencies, errors, seconds),
+    lateP99: percentile(
+      lateness.sort((a, b) => a - b),
+      99,
+    ),
+    machineBusy: busy(),
+  };
 }
 
 async function startLedger(port: number): Promise<ChildProcess> {
@@ -144,7 +168,7 @@ async function startLedger(port: number): Promise<ChildProcess> {
 /** The ledger process's CPU seconds so far, from its own metrics. */
 const ledgerCpuSeconds = async (port: number) => (await sampleService(`http://127.0.0.1:${port}`)).cpuSeconds;
 
-/** Runs a closed loop and adds the CPU each side spent per operation while it ran (warm-up included). */
+/** Runs a load phase and adds the CPU each side spent per operation while it ran (warm-up included). */
 async function withCpu(port: number, run: () => Promise<Figures>): Promise<Figures> {
   const before = { ledger: await ledgerCpuSeconds(port), client: ownCpuSeconds(), database: databaseCpuSeconds() };
   const startOps = completed;
@@ -196,7 +220,11 @@ const fmt = (n: number, digits = 0) =>
     ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
     : "–";
 const row = (label: string, f: Figures) =>
-  `  ${label.padEnd(22)} ${fmt(f.perSecond).padStart(8)} /s   p50 ${fmt(f.p50, 1).padStart(6)} ms   p99 ${fmt(f.p99, 1).padStart(6)} ms${f.errors ? `   errors ${f.errors}` : ""}`;
+  `  ${label.padEnd(22)} ${fmt(f.perSecond).padStart(8)} /s   p50 ${fmt(f.p50, 1).padStart(6)} ms   p99 ${fmt(f.p99, 1).padStart(6)} ms` +
+  (f.lateP99 === undefined
+    ? ""
+    : `   (sent late p99 ${fmt(f.lateP99, 1)} ms; machine ${fmt(100 * (f.machineBusy ?? Number.NaN))} % busy)`) +
+  (f.errors ? `   errors ${f.errors}` : "");
 
 async function main(): Promise<void> {
   const port = await freePort();
@@ -242,8 +270,10 @@ async function main(): Promise<void> {
     );
 
     const halfSeconds = Math.max(2, Math.round((SECONDS * 4) / 5));
-    const halfHot = await openLoop(halfSeconds, hotFigures.perSecond / 2, () => holdOn(hot));
-    const halfSpread = await openLoop(halfSeconds, spreadFigures.perSecond / 2, () => holdOn(pick()));
+    const halfHot = await withCpu(port, () => openLoop(halfSeconds, hotFigures.perSecond / 2, () => holdOn(hot)));
+    const halfSpread = await withCpu(port, () =>
+      openLoop(halfSeconds, spreadFigures.perSecond / 2, () => holdOn(pick())),
+    );
 
     console.log("\nledger Hold over gRPC (group commit):");
     console.log(row("one hot merchant", hotFigures));
@@ -262,6 +292,8 @@ async function main(): Promise<void> {
     console.log("at half the maximum rate (open loop):");
     console.log(row(`hot @ ${fmt(hotFigures.perSecond / 2)}/s`, halfHot));
     console.log(row(`spread @ ${fmt(spreadFigures.perSecond / 2)}/s`, halfSpread));
+    console.log(`  CPU µs per hold, hot: ${cpu(halfHot)}`);
+    console.log(`  CPU µs per hold, spread: ${cpu(halfSpread)}`);
     const hotRatio = hotFigures.perSecond / rawHot.perSecond;
     const spreadRatio = spreadFigures.perSecond / rawSpread.perSecond;
     console.log("ratios (targets: hot ≥ 1.0×, spread ≥ 0.5×, p99 at half rate ≤ 20 ms):");

@@ -1,5 +1,16 @@
 /** Load generation and statistics shared by the benchmarks. */
 
+import { machineBusy } from "./cpu.ts";
+
+/**
+ * A full garbage collection before a measured phase (when node runs with `--expose-gc`, as the `bench`
+ * scripts do), so garbage left by the phase before is not collected in the middle of this one: the load
+ * generator's own pauses would count as the latency of every call in flight.
+ */
+export function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -28,6 +39,10 @@ export interface LoadResult {
   /** Sorted latencies of successful operations, in ms. */
   latencies: number[];
   errors: number;
+  /** Open loop: p99 of how late this process started an operation after its scheduled time, in ms. */
+  lateP99?: number;
+  /** Open loop: the share of the machine's CPU (all cores) in use meanwhile, 0–1. */
+  machineBusy?: number;
 }
 
 function finish(latencies: number[], errors: number, startedMs: number): LoadResult {
@@ -48,6 +63,7 @@ export async function closedLoop(
   const latencies: number[] = [];
   let errors = 0;
   let next = 0;
+  collectGarbage();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: workers }, async () => {
@@ -74,7 +90,12 @@ export async function openLoop(
   const done = progress(label, endsAt);
   const latencies: number[] = [];
   let errors = 0;
-  const inFlight: Promise<void>[] = [];
+  /** Its own stalls (garbage collection, waiting for a core) count in every latency; this shows how much. */
+  const lateness: number[] = [];
+  let pending = 0;
+  let drained: (() => void) | undefined;
+  collectGarbage();
+  const busy = machineBusy();
   const started = performance.now();
   const interval = 1000 / perSecond;
   for (let n = 0; Date.now() < endsAt; n++) {
@@ -82,8 +103,10 @@ export async function openLoop(
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     const t0 = Math.max(due, started);
-    inFlight.push(
-      op(n).then(
+    lateness.push(performance.now() - t0);
+    pending++;
+    op(n)
+      .then(
         (ok) => {
           if (ok) latencies.push(performance.now() - t0);
           else errors++;
@@ -91,10 +114,20 @@ export async function openLoop(
         () => {
           errors++;
         },
-      ),
-    );
+      )
+      .finally(() => {
+        if (--pending === 0) drained?.();
+      });
   }
-  await Promise.all(inFlight);
+  if (pending > 0) await new Promise<void>((resolve) => (drained = resolve));
+  const machine = busy();
   done();
-  return finish(latencies, errors, started);
+  return {
+    ...finish(latencies, errors, started),
+    lateP99: percentile(
+      lateness.sort((a, b) => a - b),
+      99,
+    ),
+    machineBusy: machine,
+  };
 }
