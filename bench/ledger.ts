@@ -17,8 +17,8 @@ import { createRpcClient, dropTestDatabases, freePort, type StorageSettings, sto
 import { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { type Connection, createConnection } from "mysql2/promise";
 import { serviceNodeFlags } from "../scripts/service-node-flags.ts";
-import { databaseCpuSeconds, machineBusy, ownCpuSeconds } from "./lib/cpu.ts";
-import { collectGarbage, percentile } from "./lib/load.ts";
+import { databaseCpuSeconds, ownCpuSeconds } from "./lib/cpu.ts";
+import { collectGarbage, percentile, openLoop as sharedOpenLoop } from "./lib/load.ts";
 import { sampleService } from "./lib/service-stats.ts";
 
 const SERVER_URL = process.env.MYSQL_URL || process.env.DATABASE_URL || "mysql://root@127.0.0.1:3306";
@@ -92,48 +92,20 @@ async function closedLoop(seconds: number, op: (caller: number) => Promise<void>
 }
 
 /**
- * Calls at a fixed rate whatever the answers do (open loop); each latency counts from the call's
- * scheduled time, so queueing behind a slow call is measured rather than hidden.
+ * Calls at a fixed rate whatever the answers do (the shared open loop: latency counts from each call's
+ * scheduled time, so queueing behind a slow call is measured rather than hidden).
  */
 async function openLoop(seconds: number, perSecond: number, op: () => Promise<void>): Promise<Figures> {
-  const latencies: number[] = [];
-  /** How late each call left this process: its own stalls (GC, waiting for a core) count in every latency. */
-  const lateness: number[] = [];
-  let errors = 0;
-  let pending = 0;
-  let drained: (() => void) | undefined;
-  const total = Math.floor(seconds * perSecond);
-  collectGarbage();
-  const busy = machineBusy();
-  const started = performance.now();
-  for (let i = 0; i < total; ) {
-    const now = performance.now();
-    for (; i < total && started + (i * 1_000) / perSecond <= now; i++) {
-      const due = started + (i * 1_000) / perSecond;
-      lateness.push(performance.now() - due);
-      pending++;
-      op()
-        .then(
-          () => {
-            completed++;
-            latencies.push(performance.now() - due);
-          },
-          () => void errors++,
-        )
-        .finally(() => {
-          if (--pending === 0) drained?.();
-        });
-    }
-    await sleep(1);
-  }
-  if (pending > 0) await new Promise<void>((done) => (drained = done));
+  const result = await sharedOpenLoop(perSecond, seconds * 1_000, `open loop at ${Math.round(perSecond)}/s`, () =>
+    op().then(() => {
+      completed++;
+      return true;
+    }),
+  );
   return {
-    ...figures(latencies, errors, seconds),
-    lateP99: percentile(
-      lateness.sort((a, b) => a - b),
-      99,
-    ),
-    machineBusy: busy(),
+    ...figures(result.latencies, result.errors, seconds),
+    lateP99: result.lateP99,
+    machineBusy: result.machineBusy,
   };
 }
 
