@@ -1,55 +1,10 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { resolve } from "node:path";
-import { createInterface } from "node:readline";
-import {
-  createRpcClient,
-  dropTestDatabases,
-  errorDetails,
-  freePort,
-  Reason,
-  storageEnv,
-  testStorage,
-} from "@mypay/kit";
+import { createRpcClient, dropTestDatabases, errorDetails, freePort, Reason, testStorage } from "@mypay/kit";
 import { HoldStatus, LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { afterAll, describe, expect, it } from "vitest";
+import { startLedger } from "./testing/ledger-process.ts";
 
 const settings = testStorage();
 const engine = settings.DATABASE_URL ? "MariaDB/MySQL" : "SQLite";
-const entry = resolve(import.meta.dirname, "main.ts");
-
-/** Starts the real ledger process on `port` and resolves once it listens. */
-async function startLedger(port: number): Promise<{ child: ChildProcess; exited: Promise<unknown> }> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...storageEnv(settings),
-    LEDGER_PORT: String(port),
-    LOG_LEVEL: "info",
-  };
-  if (!settings.DATABASE_URL) {
-    delete env.DATABASE_URL;
-    delete env.MYSQL_URL;
-  }
-  const child = spawn(process.execPath, [entry], { env, stdio: ["ignore", "pipe", "pipe"] });
-  const exited = new Promise((done) => child.once("exit", done));
-  const output: string[] = [];
-  await new Promise<void>((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`ledger not listening in 30 s:\n${output.join("\n")}`)), 30_000);
-    for (const stream of [child.stdout!, child.stderr!]) {
-      createInterface({ input: stream }).on("line", (line) => {
-        output.push(line);
-        if (line.includes('"msg":"listening"')) {
-          clearTimeout(timer);
-          done();
-        }
-      });
-    }
-    void exited.then(() => {
-      clearTimeout(timer);
-      fail(new Error(`ledger exited before listening:\n${output.join("\n")}`));
-    });
-  });
-  return { child, exited };
-}
 
 describe(`ledger process killed mid-burst on ${engine}`, () => {
   afterAll(async () => {
@@ -58,7 +13,7 @@ describe(`ledger process killed mid-burst on ${engine}`, () => {
 
   it("loses no acknowledged hold and leaves no half-applied transfer", async () => {
     const port = await freePort();
-    const first = await startLedger(port);
+    const first = await startLedger(port, settings);
     const client = createRpcClient(LedgerService, `http://127.0.0.1:${port}`, { timeoutMs: 5_000 });
     const acknowledged: string[] = [];
     let next = 0;
@@ -84,7 +39,7 @@ describe(`ledger process killed mid-burst on ${engine}`, () => {
     await first.exited;
     expect(killed).toBe(true);
 
-    const second = await startLedger(port);
+    const second = await startLedger(port, settings);
     try {
       const again = createRpcClient(LedgerService, `http://127.0.0.1:${port}`, { timeoutMs: 10_000 });
       const report = await again.verifyInvariants({});

@@ -1,6 +1,7 @@
 import { createLogger, createMetrics, loadConfig, onShutdown, openDatabase, startRpcServer } from "@mypay/kit";
 import { BalanceService, LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { ledgerSettings } from "./config.ts";
+import { nextInvariantCheckMs } from "./invariant-schedule.ts";
 import { ledgerMetrics } from "./metrics.ts";
 import { balanceService, ledgerService } from "./service.ts";
 import { entities } from "./store/entities.ts";
@@ -34,26 +35,25 @@ if (config.SEED_DEMO_MERCHANT) {
   await ledger.topUp(config.DEMO_MERCHANT_ID, "PKR", DEMO_OPENING_MINOR, `seed:${config.DEMO_MERCHANT_ID}`);
 }
 
-/** Proves the books now and then; a violation is logged loudly and turns ledger_invariants_ok to 0. */
-let checking = false;
+/**
+ * Proves the books now and then; a violation is logged loudly and turns ledger_invariants_ok to 0. The
+ * next check is scheduled when one ends, further out when it was slow (see nextInvariantCheckMs).
+ */
+let invariantTimer: NodeJS.Timeout | undefined;
 async function checkInvariants(): Promise<void> {
-  if (checking) return;
-  checking = true;
+  const started = performance.now();
   try {
     const report = await ledger.verifyInvariants();
     if (!report.ok) logger.error({ violations: report.violations }, "ledger invariants broken");
   } catch (err) {
     logger.error({ err }, "ledger invariant check failed");
-  } finally {
-    checking = false;
   }
+  const waitMs = nextInvariantCheckMs(config.LEDGER_INVARIANT_CHECK_SECONDS * 1000, performance.now() - started);
+  if (invariantTimer) invariantTimer = setTimeout(() => void checkInvariants(), waitMs).unref();
 }
-const invariantTimer =
-  config.LEDGER_INVARIANT_CHECK_SECONDS > 0
-    ? setInterval(() => void checkInvariants(), config.LEDGER_INVARIANT_CHECK_SECONDS * 1000)
-    : undefined;
-invariantTimer?.unref();
-if (invariantTimer) void checkInvariants();
+if (config.LEDGER_INVARIANT_CHECK_SECONDS > 0) {
+  invariantTimer = setTimeout(() => void checkInvariants(), 0).unref();
+}
 
 const server = await startRpcServer({
   port: config.LEDGER_PORT,
@@ -68,7 +68,10 @@ const server = await startRpcServer({
   ready: () => db.ping(),
 });
 onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, [
-  () => clearInterval(invariantTimer),
+  () => {
+    clearTimeout(invariantTimer);
+    invariantTimer = undefined;
+  },
   () => server.close(),
   () => ledger.drained(),
   () => db.close(),
