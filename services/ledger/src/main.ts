@@ -1,7 +1,7 @@
 import { createLogger, createMetrics, loadConfig, onShutdown, openDatabase, startRpcServer } from "@mypay/kit";
 import { BalanceService, LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { ledgerSettings } from "./config.ts";
-import { nextInvariantCheckMs } from "./invariant-schedule.ts";
+import { nextInvariantCheckMs } from "./domain/invariant-schedule.ts";
 import { ledgerMetrics } from "./metrics.ts";
 import { balanceService, ledgerService } from "./service.ts";
 import { entities } from "./store/entities.ts";
