@@ -18,6 +18,7 @@ import { delimiter, join, resolve } from "node:path";
 import { dropTestDatabases, freePort, parseConfig, testStorage } from "@mypay/kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dashboardFiles } from "../observability/grafana/dashboards.ts";
+import { serviceNodeFlags } from "../scripts/service-node-flags.ts";
 import { gatewaySettings } from "../services/gateway/src/config.ts";
 import { ledgerSettings } from "../services/ledger/src/config.ts";
 import { notifierSettings } from "../services/notifier/src/config.ts";
@@ -174,6 +175,12 @@ describe("docker compose stack", () => {
     for (const workspace of workspaces) {
       expect(dockerfile, `COPY ${workspace}/package.json`).toContain(`COPY ${workspace}/package.json ${workspace}/`);
     }
+  });
+
+  it("the image runs the services with the launcher's default heap flags", () => {
+    const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8");
+    const nodeOptions = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(dockerfile)?.[1];
+    expect(nodeOptions?.split(" ")).toEqual(serviceNodeFlags({}));
   });
 });
 
