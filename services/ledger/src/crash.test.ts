@@ -1,7 +1,7 @@
-import { createRpcClient, dropTestDatabases, errorDetails, freePort, Reason, testStorage } from "@mypay/kit";
+import { createRpcClient, dropTestDatabases, errorDetails, Reason, testStorage } from "@mypay/kit";
 import { HoldStatus, LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { afterAll, describe, expect, it } from "vitest";
-import { startLedger } from "./testing/ledger-process.ts";
+import { ServiceSet } from "../../../e2e/services.ts";
 
 const settings = testStorage();
 const engine = settings.DATABASE_URL ? "MariaDB/MySQL" : "SQLite";
@@ -12,9 +12,10 @@ describe(`ledger process killed mid-burst on ${engine}`, () => {
   });
 
   it("loses no acknowledged hold and leaves no half-applied transfer", async () => {
-    const port = await freePort();
-    const first = await startLedger(port, settings);
-    const client = createRpcClient(LedgerService, `http://127.0.0.1:${port}`, { timeoutMs: 5_000 });
+    const services = await ServiceSet.create(settings);
+    await services.start("ledger");
+    const client = createRpcClient(LedgerService, services.url("ledger"), { timeoutMs: 5_000 });
+    let killing: Promise<void> | undefined;
     const acknowledged: string[] = [];
     let next = 0;
     const total = 2_000;
@@ -28,7 +29,7 @@ describe(`ledger process killed mid-burst on ${engine}`, () => {
           acknowledged.push(holdId);
           if (acknowledged.length >= 150 && !killed) {
             killed = true;
-            first.child.kill("SIGKILL");
+            killing = services.kill("ledger");
           }
         } catch {
           if (killed) return; // the connection died with the process: the outcome is unknown, not lost
@@ -36,12 +37,12 @@ describe(`ledger process killed mid-burst on ${engine}`, () => {
       }
     };
     await Promise.all(Array.from({ length: 32 }, caller));
-    await first.exited;
+    await killing;
     expect(killed).toBe(true);
 
-    const second = await startLedger(port, settings);
+    await services.start("ledger");
     try {
-      const again = createRpcClient(LedgerService, `http://127.0.0.1:${port}`, { timeoutMs: 10_000 });
+      const again = createRpcClient(LedgerService, services.url("ledger"), { timeoutMs: 10_000 });
       const report = await again.verifyInvariants({});
       expect(report.violations).toEqual([]);
       expect(report.ok).toBe(true);
@@ -62,8 +63,7 @@ describe(`ledger process killed mid-burst on ${engine}`, () => {
         .catch((err: unknown) => errorDetails(err));
       expect(replay).toMatchObject({ reason: Reason.IDEMPOTENCY_MISMATCH });
     } finally {
-      second.child.kill("SIGTERM");
-      await second.exited;
+      await services.stopAll();
     }
   });
 });
