@@ -13,6 +13,7 @@ import { Pool } from "undici";
 import { type RunningMesh, startMesh } from "../e2e/mesh.ts";
 import { bareHttpRate, httpGetRate, rawCommitRate } from "./lib/baselines.ts";
 import { databaseCpuSeconds, ownCpuSeconds } from "./lib/cpu.ts";
+import { type DatabaseWork, DatabaseWorkMeter, workPer } from "./lib/db-work.ts";
 import { closedLoop, openLoop, percentile, progress } from "./lib/load.ts";
 import { sampleService, watchServices } from "./lib/service-stats.ts";
 
@@ -234,7 +235,10 @@ interface CpuReading {
   services: number[];
   database: number;
   bench: number;
+  work: DatabaseWork;
 }
+
+const meter = await DatabaseWorkMeter.open(serverUrl);
 
 const mesh = await withMesh("mesh", { BANK_DELAY_MS: "0" }, async (running, driver) => {
   const watch = watchServices(running.ports);
@@ -244,6 +248,7 @@ const mesh = await withMesh("mesh", { BANK_DELAY_MS: "0" }, async (running, driv
     ),
     database: databaseCpuSeconds(),
     bench: ownCpuSeconds(),
+    work: await meter.read(),
   });
   /** CPU ms per settled payout of each process between two readings. */
   const cpuPerPayout = (before: CpuReading, after: CpuReading, settled: number) => {
@@ -255,6 +260,22 @@ const mesh = await withMesh("mesh", { BANK_DELAY_MS: "0" }, async (running, driv
       })),
       database: perPayout(after.database, before.database),
       bench: perPayout(after.bench, before.bench),
+      work: workPer(before.work, after.work, settled),
+    };
+  };
+  /** An open-loop phase at `perSecond` creates/s, every payout followed to its SUCCESS webhook. */
+  const openPhase = async (perSecond: number, label: string) => {
+    const before = new Set(driver.createdAt.keys());
+    const cpuBefore = await cpuNow();
+    const load = await openLoop(perSecond, phaseMs, `${label}: ${perSecond} creates/s (open loop)`, driver.create);
+    const unsettled = await driver.settle(60_000);
+    const ids = [...driver.createdAt.keys()].filter((id) => !before.has(id));
+    return {
+      perSecond,
+      load,
+      unsettled,
+      cpu: cpuPerPayout(cpuBefore, await cpuNow(), ids.length - unsettled),
+      latency: driver.latencies(ids),
     };
   };
   const cpuBefore = await cpuNow();
@@ -267,13 +288,9 @@ const mesh = await withMesh("mesh", { BANK_DELAY_MS: "0" }, async (running, driv
   const settledPerSecond = (maxIds.length - unsettledMax) / ((lastReceipt - loopStart) / 1000);
 
   const halfRate = Math.max(1, Math.floor(settledPerSecond / 2));
-  const before = new Set(driver.createdAt.keys());
-  const cpuBeforeHalf = await cpuNow();
-  const half = await openLoop(halfRate, phaseMs, `half load: ${halfRate} creates/s (open loop)`, driver.create);
-  const unsettledHalf = await driver.settle(60_000);
-  const halfIds = [...driver.createdAt.keys()].filter((id) => !before.has(id));
-  const cpuHalf = cpuPerPayout(cpuBeforeHalf, await cpuNow(), halfIds.length - unsettledHalf);
-  const halfLatency = driver.latencies(halfIds);
+  const half = await openPhase(halfRate, "half load");
+  // A twentieth of the maximum: what the path itself costs when nothing queues for a core.
+  const light = await openPhase(Math.max(1, Math.floor(settledPerSecond / 20)), "light load");
 
   const someId = maxIds[0] ?? "po_none";
   const gets = await httpGetRate(
@@ -308,16 +325,14 @@ const mesh = await withMesh("mesh", { BANK_DELAY_MS: "0" }, async (running, driv
   return {
     max,
     cpuMax,
-    cpuHalf,
     settledPerSecond,
     half,
-    halfRate,
-    halfLatency,
+    light,
     gets,
     services,
     soak,
     soakErrors,
-    unsettled: unsettledMax + unsettledHalf + soakUnsettled,
+    unsettled: unsettledMax + half.unsettled + light.unsettled + soakUnsettled,
     badSignatures: driver.receiver.badSignatures,
     failures: Object.fromEntries(driver.failures),
   };
@@ -350,20 +365,35 @@ function cpuText(cpu: typeof mesh.cpuMax): string {
   ].join(" · ");
 }
 
-const errors =
-  mesh.max.errors + mesh.half.errors + mesh.soakErrors + mesh.gets.errors + mesh.badSignatures + mesh.unsettled;
+const workText = ({ statements, commits, fsyncs }: DatabaseWork) =>
+  `${statements.toFixed(1)} · ${commits.toFixed(2)} · ${fsyncs.toFixed(2)}`;
+
+/** The rows of one open-loop phase. */
+function phaseRows(name: string, phase: typeof mesh.half): Array<[string, string]> {
+  return [
+    [`${name} (${phase.perSecond}/s): create p50 / p95 / p99`, pcts(phase.load.latencies, [50, 95, 99])],
+    [`${name}: PENDING → SUCCESS p50 / p99`, pcts(phase.latency.toSuccess, [50, 99])],
+    [`${name}: create → webhook received p50 / p99`, pcts(phase.latency.toWebhook, [50, 99])],
+    [
+      `${name}: creates sent late p99 · machine busy`,
+      `${phase.load.lateP99?.toFixed(1)} ms · ${(100 * (phase.load.machineBusy ?? Number.NaN)).toFixed(0)} %`,
+    ],
+    [`${name}: CPU ms per settled payout`, cpuText(phase.cpu)],
+    [`${name}: database statements · commits · fsyncs per payout`, workText(phase.cpu.work)],
+  ];
+}
+
+const createErrors = mesh.max.errors + mesh.half.load.errors + mesh.light.load.errors + mesh.soakErrors;
+const errors = createErrors + mesh.gets.errors + mesh.badSignatures + mesh.unsettled;
 const table: Array<[string, string]> = [
   ["raw commits/s: hot row / 1,000 rows", `${rate(rawHot.perSecond)} / ${rate(rawSpread.perSecond)}`],
   ["bare HTTP GET/s", rate(bare.perSecond)],
   ["max load: creates/s", rate(mesh.max.perSecond)],
   ["max load: settled payouts/s (→ SUCCESS webhook)", rate(mesh.settledPerSecond)],
-  [`half load (${mesh.halfRate}/s): create p50 / p95 / p99`, pcts(mesh.half.latencies, [50, 95, 99])],
-  ["half load: PENDING → SUCCESS p50 / p99", pcts(mesh.halfLatency.toSuccess, [50, 99])],
-  ["half load: create → webhook received p50 / p99", pcts(mesh.halfLatency.toWebhook, [50, 99])],
-  [
-    "half load: creates sent late p99 · machine busy",
-    `${mesh.half.lateP99?.toFixed(1)} ms · ${(100 * (mesh.half.machineBusy ?? Number.NaN)).toFixed(0)} %`,
-  ],
+  ["max load: CPU ms per settled payout", cpuText(mesh.cpuMax)],
+  ["max load: database statements · commits · fsyncs per payout", workText(mesh.cpuMax.work)],
+  ...phaseRows("half load", mesh.half),
+  ...phaseRows("light load", mesh.light),
   ["gateway GET payout/s", rate(mesh.gets.perSecond)],
   [
     "seed configuration: settled payouts/s",
@@ -373,15 +403,13 @@ const table: Array<[string, string]> = [
     `${s.service}: peak RSS · CPU s`,
     `${s.peakRssMb.toFixed(0)} MB · ${s.cpuSeconds.toFixed(1)} s`,
   ]),
-  ["max load: CPU ms per settled payout", cpuText(mesh.cpuMax)],
-  ["half load: CPU ms per settled payout", cpuText(mesh.cpuHalf)],
   ...(mesh.soak ?? []).map((s): [string, string] => [
     `soak ${s.service}: RSS start → end · loop p99`,
     `${s.rssStartMb.toFixed(0)} → ${s.rssEndMb.toFixed(0)} MB · ${s.loopP99Ms.toFixed(1)} ms`,
   ]),
   [
     "errors (create, GET, bad signatures, unsettled)",
-    `${mesh.max.errors + mesh.half.errors + mesh.soakErrors}, ${mesh.gets.errors}, ${mesh.badSignatures}, ${mesh.unsettled}`,
+    `${createErrors}, ${mesh.gets.errors}, ${mesh.badSignatures}, ${mesh.unsettled}`,
   ],
   ["ratio settled/s ÷ raw spread commits/s", (mesh.settledPerSecond / rawSpread.perSecond).toFixed(3)],
   [
@@ -400,4 +428,5 @@ writeFileSync(
   `${JSON.stringify({ phaseMs, concurrency, table: Object.fromEntries(table), failures: mesh.failures }, null, 2)}\n`,
 );
 console.log(`results written to ${file}`);
+await meter.close();
 process.exit(errors === 0 ? 0 : 1);

@@ -18,6 +18,7 @@ import { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { type Connection, createConnection } from "mysql2/promise";
 import { serviceNodeFlags } from "../scripts/service-node-flags.ts";
 import { databaseCpuSeconds, ownCpuSeconds } from "./lib/cpu.ts";
+import { type DatabaseWork, DatabaseWorkMeter, workPer } from "./lib/db-work.ts";
 import { collectGarbage, percentile, openLoop as sharedOpenLoop } from "./lib/load.ts";
 import { sampleService } from "./lib/service-stats.ts";
 
@@ -37,6 +38,8 @@ interface Figures {
   ops: number;
   /** CPU µs per operation: the ledger process, this process (the callers), the database server (NaN if remote). */
   cpu?: { ledger: number; client: number; database: number };
+  /** The database server's work per operation (all its clients). */
+  work?: DatabaseWork;
   perSecond: number;
   p50: number;
   p99: number;
@@ -141,8 +144,9 @@ async function startLedger(port: number): Promise<ChildProcess> {
 const ledgerCpuSeconds = async (port: number) => (await sampleService(`http://127.0.0.1:${port}`)).cpuSeconds;
 
 /** Runs a load phase and adds the CPU each side spent per operation while it ran (warm-up included). */
-async function withCpu(port: number, run: () => Promise<Figures>): Promise<Figures> {
+async function withCpu(port: number, meter: DatabaseWorkMeter, run: () => Promise<Figures>): Promise<Figures> {
   const before = { ledger: await ledgerCpuSeconds(port), client: ownCpuSeconds(), database: databaseCpuSeconds() };
+  const workBefore = await meter.read();
   const startOps = completed;
   const figures = await run();
   const ops = completed - startOps;
@@ -152,6 +156,7 @@ async function withCpu(port: number, run: () => Promise<Figures>): Promise<Figur
     client: per(ownCpuSeconds(), before.client),
     database: per(databaseCpuSeconds(), before.database),
   };
+  figures.work = workPer(workBefore, await meter.read(), ops);
   return figures;
 }
 
@@ -202,6 +207,7 @@ async function main(): Promise<void> {
   const port = await freePort();
   let ledgerProcess: ChildProcess | undefined;
   let raw: Connection[] = [];
+  const meter = await DatabaseWorkMeter.open(SERVER_URL);
   try {
     ledgerProcess = await startLedger(port);
     const ledger = createRpcClient(LedgerService, `http://127.0.0.1:${port}`, { timeoutMs: 30_000 });
@@ -224,9 +230,9 @@ async function main(): Promise<void> {
       ledger.hold({ merchantId, holdId: `po_b${seq++}`, amount: pkr(100n) }).then(() => undefined);
     const pick = () => merchants[Math.floor(Math.random() * merchants.length)]!;
     console.log(`ledger bench: ${CALLERS} concurrent callers, ${SECONDS} s per phase, ${new URL(SERVER_URL).host}`);
-    const hotFigures = await withCpu(port, () => closedLoop(SECONDS, () => holdOn(hot)));
+    const hotFigures = await withCpu(port, meter, () => closedLoop(SECONDS, () => holdOn(hot)));
     const hotBatch = await batchFigures(port);
-    const spreadFigures = await withCpu(port, () => closedLoop(SECONDS, () => holdOn(pick())));
+    const spreadFigures = await withCpu(port, meter, () => closedLoop(SECONDS, () => holdOn(pick())));
     const spreadBatch = await batchFigures(port);
 
     const rawDatabase = `${storage.DATABASE_PREFIX}_raw`;
@@ -242,8 +248,10 @@ async function main(): Promise<void> {
     );
 
     const halfSeconds = Math.max(2, Math.round((SECONDS * 4) / 5));
-    const halfHot = await withCpu(port, () => openLoop(halfSeconds, hotFigures.perSecond / 2, () => holdOn(hot)));
-    const halfSpread = await withCpu(port, () =>
+    const halfHot = await withCpu(port, meter, () =>
+      openLoop(halfSeconds, hotFigures.perSecond / 2, () => holdOn(hot)),
+    );
+    const halfSpread = await withCpu(port, meter, () =>
       openLoop(halfSeconds, spreadFigures.perSecond / 2, () => holdOn(pick())),
     );
 
@@ -254,10 +262,15 @@ async function main(): Promise<void> {
       `  mean group-commit size: hot ${fmt(hotBatch.meanBatch, 1)}, after spread ${fmt(spreadBatch.meanBatch, 1)}; ` +
         `conflicts retried: hot ${fmt(hotBatch.conflicts)}, spread ${fmt(spreadBatch.conflicts - hotBatch.conflicts)}`,
     );
+    const work = (f: Figures) =>
+      f.work ? `${fmt(f.work.statements, 1)} · ${fmt(f.work.commits, 2)} · ${fmt(f.work.fsyncs, 2)}` : "–";
     const cpu = (f: Figures) =>
       f.cpu ? `ledger ${fmt(f.cpu.ledger)}, callers ${fmt(f.cpu.client)}, database ${fmt(f.cpu.database)}` : "–";
     console.log(`  CPU µs per hold, hot: ${cpu(hotFigures)}`);
     console.log(`  CPU µs per hold, spread: ${cpu(spreadFigures)}`);
+    console.log(
+      `  database statements · commits · fsyncs per hold, hot: ${work(hotFigures)}; spread: ${work(spreadFigures)}`,
+    );
     console.log("raw mysql2 baseline, UPDATE one row + COMMIT per operation:");
     console.log(row("one hot row", rawHot));
     console.log(row(`${fmt(MERCHANTS)} rows`, rawSpread));
@@ -266,6 +279,9 @@ async function main(): Promise<void> {
     console.log(row(`spread @ ${fmt(spreadFigures.perSecond / 2)}/s`, halfSpread));
     console.log(`  CPU µs per hold, hot: ${cpu(halfHot)}`);
     console.log(`  CPU µs per hold, spread: ${cpu(halfSpread)}`);
+    console.log(
+      `  database statements · commits · fsyncs per hold, hot: ${work(halfHot)}; spread: ${work(halfSpread)}`,
+    );
     const hotRatio = hotFigures.perSecond / rawHot.perSecond;
     const spreadRatio = spreadFigures.perSecond / rawSpread.perSecond;
     console.log("ratios (targets: hot ≥ 1.0×, spread ≥ 0.5×, p99 at half rate ≤ 20 ms):");
@@ -274,6 +290,7 @@ async function main(): Promise<void> {
     console.log(`  p99 at half rate    hot ${fmt(halfHot.p99, 1)} ms, spread ${fmt(halfSpread.p99, 1)} ms`);
   } finally {
     await Promise.all(raw.map((conn) => conn.end().catch(() => undefined)));
+    await meter.close();
     if (ledgerProcess && ledgerProcess.exitCode === null) {
       const exited = new Promise((done) => ledgerProcess?.once("exit", done));
       ledgerProcess.kill("SIGTERM");

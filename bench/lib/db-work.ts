@@ -1,0 +1,55 @@
+import { type Connection, createConnection } from "mysql2/promise";
+
+/** Server-wide work counters of a MariaDB/MySQL server (its global status). */
+export interface DatabaseWork {
+  /** Statements run, each statement of a multi-statement round trip counted on its own (`Questions`). */
+  statements: number;
+  /** Explicit transactions committed (`Com_commit`; single autocommit statements are not counted). */
+  commits: number;
+  /** InnoDB's fsync calls, redo log and data files (`Innodb_data_fsyncs`): what the server's own group commit saves. */
+  fsyncs: number;
+}
+
+const COUNTERS = { Questions: "statements", Com_commit: "commits", Innodb_data_fsyncs: "fsyncs" } as const;
+
+/**
+ * Reads the server's global work counters, for "database work per payout" between two readings. They
+ * count every client of the server, so a phase should run nothing else against it.
+ */
+export class DatabaseWorkMeter {
+  readonly #connection: Connection;
+
+  private constructor(connection: Connection) {
+    this.#connection = connection;
+  }
+
+  static async open(serverUrl: string): Promise<DatabaseWorkMeter> {
+    return new DatabaseWorkMeter(await createConnection(serverUrl));
+  }
+
+  async read(): Promise<DatabaseWork> {
+    const [rows] = await this.#connection.query(
+      `SHOW GLOBAL STATUS WHERE Variable_name IN (${Object.keys(COUNTERS)
+        .map((name) => `'${name}'`)
+        .join(", ")})`,
+    );
+    const work: DatabaseWork = { statements: Number.NaN, commits: Number.NaN, fsyncs: Number.NaN };
+    for (const { Variable_name, Value } of rows as Array<{ Variable_name: keyof typeof COUNTERS; Value: string }>) {
+      work[COUNTERS[Variable_name]] = Number(Value);
+    }
+    return work;
+  }
+
+  close(): Promise<void> {
+    return this.#connection.end();
+  }
+}
+
+/** Each counter's growth from `before` to `after`, divided by `per`. */
+export function workPer(before: DatabaseWork, after: DatabaseWork, per: number): DatabaseWork {
+  return {
+    statements: (after.statements - before.statements) / per,
+    commits: (after.commits - before.commits) / per,
+    fsyncs: (after.fsyncs - before.fsyncs) / per,
+  };
+}
