@@ -289,8 +289,11 @@ const mesh = await withMesh("mesh", { BANK_DELAY_MS: "0" }, async (running, driv
 
   const halfRate = Math.max(1, Math.floor(settledPerSecond / 2));
   const half = await openPhase(halfRate, "half load");
-  // A twentieth of the maximum: what the path itself costs when nothing queues for a core.
-  const light = await openPhase(Math.max(1, Math.floor(settledPerSecond / 20)), "light load");
+  // A twentieth of the maximum: what the path itself costs when nothing queues for a core (left out of
+  // --quick, which must finish in under a minute).
+  const light = values.quick
+    ? undefined
+    : await openPhase(Math.max(1, Math.floor(settledPerSecond / 20)), "light load");
 
   const someId = maxIds[0] ?? "po_none";
   const gets = await httpGetRate(
@@ -332,7 +335,7 @@ const mesh = await withMesh("mesh", { BANK_DELAY_MS: "0" }, async (running, driv
     services,
     soak,
     soakErrors,
-    unsettled: unsettledMax + half.unsettled + light.unsettled + soakUnsettled,
+    unsettled: unsettledMax + half.unsettled + (light?.unsettled ?? 0) + soakUnsettled,
     badSignatures: driver.receiver.badSignatures,
     failures: Object.fromEntries(driver.failures),
   };
@@ -383,7 +386,7 @@ function phaseRows(name: string, phase: typeof mesh.half): Array<[string, string
   ];
 }
 
-const createErrors = mesh.max.errors + mesh.half.load.errors + mesh.light.load.errors + mesh.soakErrors;
+const createErrors = mesh.max.errors + mesh.half.load.errors + (mesh.light?.load.errors ?? 0) + mesh.soakErrors;
 const errors = createErrors + mesh.gets.errors + mesh.badSignatures + mesh.unsettled;
 const table: Array<[string, string]> = [
   ["raw commits/s: hot row / 1,000 rows", `${rate(rawHot.perSecond)} / ${rate(rawSpread.perSecond)}`],
@@ -393,7 +396,7 @@ const table: Array<[string, string]> = [
   ["max load: CPU ms per settled payout", cpuText(mesh.cpuMax)],
   ["max load: database statements · commits · fsyncs per payout", workText(mesh.cpuMax.work)],
   ...phaseRows("half load", mesh.half),
-  ...phaseRows("light load", mesh.light),
+  ...(mesh.light ? phaseRows("light load", mesh.light) : []),
   ["gateway GET payout/s", rate(mesh.gets.perSecond)],
   [
     "seed configuration: settled payouts/s",
