@@ -143,7 +143,10 @@ async function startLedger(port: number): Promise<ChildProcess> {
 /** The ledger process's CPU seconds so far, from its own metrics. */
 const ledgerCpuSeconds = async (port: number) => (await sampleService(`http://127.0.0.1:${port}`)).cpuSeconds;
 
-/** Runs a load phase and adds the CPU each side spent per operation while it ran (warm-up included). */
+/**
+ * Runs a load phase and adds the CPU each side spent and the database server's work, per operation while it
+ * ran (warm-up included).
+ */
 async function withCpu(port: number, meter: DatabaseWorkMeter, run: () => Promise<Figures>): Promise<Figures> {
   const before = { ledger: await ledgerCpuSeconds(port), client: ownCpuSeconds(), database: databaseCpuSeconds() };
   const workBefore = await meter.read();
