@@ -13,7 +13,7 @@ import { Pool } from "undici";
 import { type RunningMesh, startMesh } from "../e2e/mesh.ts";
 import { bareHttpRate, httpGetRate, rawCommitRate } from "./lib/baselines.ts";
 import { databaseCpuSeconds, ownCpuSeconds } from "./lib/cpu.ts";
-import { type DatabaseWork, DatabaseWorkMeter, workPer } from "./lib/db-work.ts";
+import { type DatabaseWork, DatabaseWorkMeter, workPer, workText } from "./lib/db-work.ts";
 import { closedLoop, openLoop, percentile, progress } from "./lib/load.ts";
 import { sampleService, watchServices } from "./lib/service-stats.ts";
 
@@ -367,9 +367,6 @@ function cpuText(cpu: typeof mesh.cpuMax): string {
     `bench ${cpu.bench.toFixed(2)}`,
   ].join(" · ");
 }
-
-const workText = ({ statements, commits, fsyncs }: DatabaseWork) =>
-  `${statements.toFixed(1)} · ${commits.toFixed(2)} · ${fsyncs.toFixed(2)}`;
 
 /** The rows of one open-loop phase. */
 function phaseRows(name: string, phase: typeof mesh.half): Array<[string, string]> {

@@ -18,7 +18,7 @@ import { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { type Connection, createConnection } from "mysql2/promise";
 import { serviceNodeFlags } from "../scripts/service-node-flags.ts";
 import { databaseCpuSeconds, ownCpuSeconds } from "./lib/cpu.ts";
-import { type DatabaseWork, DatabaseWorkMeter, workPer } from "./lib/db-work.ts";
+import { type DatabaseWork, DatabaseWorkMeter, workPer, workText } from "./lib/db-work.ts";
 import { collectGarbage, percentile, openLoop as sharedOpenLoop } from "./lib/load.ts";
 import { sampleService } from "./lib/service-stats.ts";
 
@@ -265,8 +265,7 @@ async function main(): Promise<void> {
       `  mean group-commit size: hot ${fmt(hotBatch.meanBatch, 1)}, after spread ${fmt(spreadBatch.meanBatch, 1)}; ` +
         `conflicts retried: hot ${fmt(hotBatch.conflicts)}, spread ${fmt(spreadBatch.conflicts - hotBatch.conflicts)}`,
     );
-    const work = (f: Figures) =>
-      f.work ? `${fmt(f.work.statements, 1)} · ${fmt(f.work.commits, 2)} · ${fmt(f.work.fsyncs, 2)}` : "–";
+    const work = (f: Figures) => (f.work ? workText(f.work) : "–");
     const cpu = (f: Figures) =>
       f.cpu ? `ledger ${fmt(f.cpu.ledger)}, callers ${fmt(f.cpu.client)}, database ${fmt(f.cpu.database)}` : "–";
     console.log(`  CPU µs per hold, hot: ${cpu(hotFigures)}`);

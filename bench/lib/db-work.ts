@@ -53,3 +53,8 @@ export function workPer(before: DatabaseWork, after: DatabaseWork, per: number):
     fsyncs: (after.fsyncs - before.fsyncs) / per,
   };
 }
+
+/** `statements · commits · fsyncs`, as the benchmarks print them. */
+export function workText({ statements, commits, fsyncs }: DatabaseWork): string {
+  return `${statements.toFixed(1)} · ${commits.toFixed(2)} · ${fsyncs.toFixed(2)}`;
+}
