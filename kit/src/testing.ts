@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -44,8 +44,45 @@ export async function dropTestDatabases(storage: StorageSettings): Promise<void>
   }
 }
 
-/** A loopback port the OS says is free right now (for starting real processes in tests). */
+/**
+ * The lowest port the kernel hands to outgoing connections. Ports below it are taken only by
+ * explicit listeners, so a port picked there cannot be grabbed by some test's client socket in the
+ * moment between picking it and a child process binding it.
+ */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 0) return low;
+  } catch {
+    // not Linux: fall through to the IANA dynamic range's start
+  }
+  return 49152;
+}
+
+const LOWEST = 10_000;
+const handedOut = new Set<number>();
+
+function canBind(port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise((done) => {
+    server.once("error", () => done(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => done(true)));
+  });
+}
+
+/**
+ * A loopback port that is free right now and outside the range the kernel uses for outgoing
+ * connections (for starting real processes in tests). Never the same port twice in one process.
+ */
 export async function freePort(): Promise<number> {
+  const high = ephemeralLow() - 1;
+  for (let attempt = 0; high > LOWEST && attempt < 100; attempt++) {
+    const port = LOWEST + Math.floor(Math.random() * (high - LOWEST + 1));
+    if (handedOut.has(port) || !(await canBind(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  // Fallback for an unusual port range: whatever the OS picks.
   const server = createServer();
   await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
   const { port } = server.address() as { port: number };
