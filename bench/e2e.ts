@@ -379,7 +379,7 @@ function phaseRows(name: string, phase: typeof mesh.half): Array<[string, string
       `${phase.load.lateP99?.toFixed(1)} ms · ${(100 * (phase.load.machineBusy ?? Number.NaN)).toFixed(0)} %`,
     ],
     [`${name}: CPU ms per settled payout`, cpuText(phase.cpu)],
-    [`${name}: database statements · commits · fsyncs per payout`, workText(phase.cpu.work)],
+    [`${name}: database statements · commits · fsyncs · rows written per payout`, workText(phase.cpu.work)],
   ];
 }
 
@@ -391,7 +391,7 @@ const table: Array<[string, string]> = [
   ["max load: creates/s", rate(mesh.max.perSecond)],
   ["max load: settled payouts/s (→ SUCCESS webhook)", rate(mesh.settledPerSecond)],
   ["max load: CPU ms per settled payout", cpuText(mesh.cpuMax)],
-  ["max load: database statements · commits · fsyncs per payout", workText(mesh.cpuMax.work)],
+  ["max load: database statements · commits · fsyncs · rows written per payout", workText(mesh.cpuMax.work)],
   ...phaseRows("half load", mesh.half),
   ...(mesh.light ? phaseRows("light load", mesh.light) : []),
   ["gateway GET payout/s", rate(mesh.gets.perSecond)],

@@ -271,7 +271,7 @@ async function main(): Promise<void> {
     console.log(`  CPU µs per hold, hot: ${cpu(hotFigures)}`);
     console.log(`  CPU µs per hold, spread: ${cpu(spreadFigures)}`);
     console.log(
-      `  database statements · commits · fsyncs per hold, hot: ${work(hotFigures)}; spread: ${work(spreadFigures)}`,
+      `  database statements · commits · fsyncs · rows written per hold, hot: ${work(hotFigures)}; spread: ${work(spreadFigures)}`,
     );
     console.log("raw mysql2 baseline, UPDATE one row + COMMIT per operation:");
     console.log(row("one hot row", rawHot));
@@ -282,7 +282,7 @@ async function main(): Promise<void> {
     console.log(`  CPU µs per hold, hot: ${cpu(halfHot)}`);
     console.log(`  CPU µs per hold, spread: ${cpu(halfSpread)}`);
     console.log(
-      `  database statements · commits · fsyncs per hold, hot: ${work(halfHot)}; spread: ${work(halfSpread)}`,
+      `  database statements · commits · fsyncs · rows written per hold, hot: ${work(halfHot)}; spread: ${work(halfSpread)}`,
     );
     const hotRatio = hotFigures.perSecond / rawHot.perSecond;
     const spreadRatio = spreadFigures.perSecond / rawSpread.perSecond;

@@ -8,9 +8,18 @@ export interface DatabaseWork {
   commits: number;
   /** InnoDB's fsync calls, redo log and data files (`Innodb_data_fsyncs`): what the server's own group commit saves. */
   fsyncs: number;
+  /** Rows inserted, updated and deleted, by any engine (`Handler_write` + `Handler_update` + `Handler_delete`). */
+  rowsWritten: number;
 }
 
-const COUNTERS = { Questions: "statements", Com_commit: "commits", Innodb_data_fsyncs: "fsyncs" } as const;
+const COUNTERS = {
+  Questions: "statements",
+  Com_commit: "commits",
+  Innodb_data_fsyncs: "fsyncs",
+  Handler_write: "rowsWritten",
+  Handler_update: "rowsWritten",
+  Handler_delete: "rowsWritten",
+} as const;
 
 /**
  * Reads the server's global work counters, for "database work per payout" between two readings. They
@@ -33,9 +42,9 @@ export class DatabaseWorkMeter {
         .map((name) => `'${name}'`)
         .join(", ")})`,
     );
-    const work: DatabaseWork = { statements: Number.NaN, commits: Number.NaN, fsyncs: Number.NaN };
+    const work: DatabaseWork = { statements: 0, commits: 0, fsyncs: 0, rowsWritten: 0 };
     for (const { Variable_name, Value } of rows as Array<{ Variable_name: keyof typeof COUNTERS; Value: string }>) {
-      work[COUNTERS[Variable_name]] = Number(Value);
+      work[COUNTERS[Variable_name]] += Number(Value);
     }
     return work;
   }
@@ -51,10 +60,11 @@ export function workPer(before: DatabaseWork, after: DatabaseWork, per: number):
     statements: (after.statements - before.statements) / per,
     commits: (after.commits - before.commits) / per,
     fsyncs: (after.fsyncs - before.fsyncs) / per,
+    rowsWritten: (after.rowsWritten - before.rowsWritten) / per,
   };
 }
 
-/** `statements · commits · fsyncs`, as the benchmarks print them. */
-export function workText({ statements, commits, fsyncs }: DatabaseWork): string {
-  return `${statements.toFixed(1)} · ${commits.toFixed(2)} · ${fsyncs.toFixed(2)}`;
+/** `statements · commits · fsyncs · rows written`, as the benchmarks print them. */
+export function workText({ statements, commits, fsyncs, rowsWritten }: DatabaseWork): string {
+  return `${statements.toFixed(1)} · ${commits.toFixed(2)} · ${fsyncs.toFixed(2)} · ${rowsWritten.toFixed(1)}`;
 }
