@@ -42,9 +42,16 @@ export class DatabaseWorkMeter {
         .map((name) => `'${name}'`)
         .join(", ")})`,
     );
-    const work: DatabaseWork = { statements: 0, commits: 0, fsyncs: 0, rowsWritten: 0 };
+    // NaN until read, so a counter the server lacks prints as NaN rather than as no work.
+    const work: DatabaseWork = {
+      statements: Number.NaN,
+      commits: Number.NaN,
+      fsyncs: Number.NaN,
+      rowsWritten: Number.NaN,
+    };
     for (const { Variable_name, Value } of rows as Array<{ Variable_name: keyof typeof COUNTERS; Value: string }>) {
-      work[COUNTERS[Variable_name]] += Number(Value);
+      const field = COUNTERS[Variable_name];
+      work[field] = (Number.isNaN(work[field]) ? 0 : work[field]) + Number(Value);
     }
     return work;
   }
