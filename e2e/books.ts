@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { createRpcClient } from "@mypay/kit";
 import { HoldStatus, LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { expect } from "vitest";
@@ -39,4 +40,14 @@ export async function settledBalance(ledger: LedgerClient, merchantId: string) {
     const shown = JSON.stringify(last, (_, v) => (typeof v === "bigint" ? String(v) : v));
     throw new Error(`${(err as Error).message}; last balance ${shown}`);
   }
+}
+
+/** Watches the merchant's locked funds for `forMs` and fails the moment anything is locked. */
+export async function expectNothingLockedFor(ledger: LedgerClient, merchantId: string, forMs: number): Promise<void> {
+  const until = Date.now() + forMs;
+  do {
+    const balance = (await ledger.getBalance({ merchantId, currency: "PKR" })).balance!;
+    expect(balance.lockedMinor, `${merchantId} has funds locked`).toBe(0n);
+    await sleep(100);
+  } while (Date.now() < until);
 }

@@ -1,8 +1,14 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { dropTestDatabases, testStorage } from "@mypay/kit";
 import { HoldStatus } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectInvariants, holdStatus, type LedgerClient, ledgerAt, settledBalance } from "./books.ts";
+import {
+  expectInvariants,
+  expectNothingLockedFor,
+  holdStatus,
+  type LedgerClient,
+  ledgerAt,
+  settledBalance,
+} from "./books.ts";
 import { type DelayProxy, startDelayProxy } from "./delay-proxy.ts";
 import { eventually } from "./mesh.ts";
 import { recordFigures } from "./reliability-summary.ts";
@@ -154,8 +160,11 @@ describe(`reliability: slow ledger and slow database on ${engine}`, () => {
       dbProxy!.setDelay(0);
       expect([503, 504]).toContain(read.status);
       expect(read.ms).toBeLessThan(ANSWER_BOUND_MS);
-      // Let the held-back statements finish, as they would when a slow database recovers.
-      await sleep(INJECTED_DELAY_MS);
+      // Let the held-back statements finish, as they would when a slow database recovers. Each timed-out
+      // create got its key only after the key's lock (IDEMPOTENCY_LOCK_MS) had run out, so it must not
+      // send its hold: the reconciler may have given it up already, and a hold placed after its release
+      // would stay locked for good.
+      await expectNothingLockedFor(ledger, "mch_slow_db", 2 * INJECTED_DELAY_MS);
       await convergeAndCheck(api, "mch_slow_db", "slow-db", 100_000n);
       recordFigures("slow database (3 s per answer)", { faults: PAYOUTS + 1, payouts: PAYOUTS, invariants: 1 });
     },

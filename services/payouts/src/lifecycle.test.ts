@@ -364,7 +364,7 @@ describe(`payout lifecycle on ${engine} (ledger + notifier + payouts processes)`
       expect((await balance(m)).lockedMinor).toBe(54_321n);
       const reconciler = new Reconciler(
         store,
-        { tickSeconds: 59, graceMs: 300_000, batchSize: 10, keepMs: 86_400_000, purgeBatch: 10 },
+        { tickSeconds: 59, graceMs: 300_000, holdWindowMs: 10_000, batchSize: 10, keepMs: 86_400_000, purgeBatch: 10 },
         createLogger("payouts-test", "silent"),
         () => {},
       );

@@ -227,11 +227,13 @@ describe(`background loops on ${engine}`, () => {
     const orphan = requestRecord({ createdAt: old, lockedUntil: old });
     const withPayout = requestRecord({ createdAt: old, lockedUntil: old });
     const young = requestRecord();
-    expect((await store.beginRequests([orphan, withPayout, young])).every((o) => o.ok)).toBe(true);
+    // Started long ago, but its lock (taken over by a retry) ran out only just now: its hold may be on its way.
+    const justUnlocked = requestRecord({ createdAt: old, lockedUntil: new Date(Date.now() - 1_000) });
+    expect((await store.beginRequests([orphan, withPayout, young, justUnlocked])).every((o) => o.ok)).toBe(true);
     await store.insert(newPayout({ id: withPayout.payoutId }), "merchant:test");
     const reconciler = new Reconciler(
       store,
-      { tickSeconds: 59, graceMs: 300_000, batchSize: 10, keepMs: 86_400_000, purgeBatch: 10 },
+      { tickSeconds: 59, graceMs: 300_000, holdWindowMs: 10_000, batchSize: 10, keepMs: 86_400_000, purgeBatch: 10 },
       logger,
       () => {},
     );
@@ -239,6 +241,7 @@ describe(`background loops on ${engine}`, () => {
     expect((await store.getRequest(orphan.payoutId))?.state).toBe("abandoned");
     expect((await store.getRequest(withPayout.payoutId))?.state).toBe("done");
     expect((await store.getRequest(young.payoutId))?.state).toBe("in_progress");
+    expect((await store.getRequest(justUnlocked.payoutId))?.state).toBe("in_progress");
     const releases = await query("select payout_id from outbox where kind = 'release'");
     expect(releases).toEqual([{ payout_id: orphan.payoutId }]);
     await reconciler.round();

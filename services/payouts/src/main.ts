@@ -90,6 +90,8 @@ const reconciler = new Reconciler(
   {
     tickSeconds: config.RECONCILE_TICK_SECONDS,
     graceMs: config.RECONCILE_GRACE_SECONDS * 1000,
+    // A hold is sent before its lock runs out and its call ends by its deadline: twice that is room enough.
+    holdWindowMs: 2 * config.RPC_TIMEOUT_MS,
     batchSize: 200,
     keepMs: ttlMs,
     purgeBatch: 1000,

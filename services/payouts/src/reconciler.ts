@@ -5,6 +5,12 @@ export interface ReconcilerOptions {
   tickSeconds: number;
   /** A create request older than this without a payout is given up on. */
   graceMs: number;
+  /**
+   * How long after a request's lock ran out its hold may still reach the ledger. A create sends its hold
+   * only while it holds the lock, and the call's deadline bounds the rest; a request is given up on only
+   * after this, so its release never overtakes its hold.
+   */
+  holdWindowMs: number;
   batchSize: number;
   /** How long an abandoned key keeps answering REQUEST_ABANDONED. */
   keepMs: number;
@@ -17,7 +23,8 @@ export interface ReconcilerOptions {
  * The ledger has no list of pending holds, so the evidence is our own request record, written BEFORE
  * the hold is asked for: one still in progress after the grace period, with no payout, is marked
  * abandoned and a release is queued in the same transaction; the relay sends it (a release of a hold
- * that was never made is a no-op). Also forgets stored create errors past their expiry.
+ * that was never made is a no-op). A request whose lock ran out less than `holdWindowMs` ago is left
+ * alone: a hold sent just before may still be on its way to the ledger. Also forgets stored create errors past their expiry.
  */
 export class Reconciler {
   readonly #store: PayoutStore;
@@ -44,6 +51,7 @@ export class Reconciler {
     const now = Date.now();
     const abandoned = await this.#store.abandonStaleRequests(
       new Date(now - this.#options.graceMs),
+      new Date(now - this.#options.holdWindowMs),
       this.#options.batchSize,
       new Date(now + this.#options.keepMs),
     );

@@ -90,6 +90,10 @@ const mismatch = () =>
     { field: "idempotencyKey" },
   );
 
+/** Retryable: the create got to its hold only after its key's lock ran out (a slow database, say). */
+const lockExpired = () =>
+  appError(Code.Unavailable, Reason.UNAVAILABLE, "the request took longer than its idempotency key's lock; retry");
+
 const inProgress = () =>
   appError(
     Code.Aborted,
@@ -130,27 +134,55 @@ function illegal(err: IllegalTransitionError) {
   });
 }
 
+/** A create's hold on its idempotency key: who holds it, since when, and until when. */
+interface Claim {
+  owner: string;
+  now: Date;
+  lockedUntil: Date;
+}
+
+/** A hold to place for a create, and the moment its key's lock runs out. */
+interface PendingHold {
+  hold: MessageInitShape<typeof HoldRequestSchema>;
+  lockedUntil: Date;
+}
+
 /**
  * Places holds in one ledger call. Each item's failure comes back as the error a Hold call would have
  * thrown (with its ErrorInfo, so it counts as the ledger's decision); a failure of the call itself
  * rejects every item and decides nothing.
+ *
+ * A hold whose key's lock has run out is not sent: the reconciler may already have given its request up
+ * and released a hold that did not exist yet, so a hold placed now would stay locked for good. The
+ * reconciler waits out a hold sent just before the lock ran out (`holdWindowMs`).
  */
 async function placeHolds(
   ledger: Client<typeof LedgerService>,
-  items: Array<MessageInitShape<typeof HoldRequestSchema>>,
+  items: PendingHold[],
 ): Promise<Array<Outcome<HoldStatus>>> {
-  const { results } = await ledger.placeHolds({ holds: items });
-  return items.map((_, i): Outcome<HoldStatus> => {
-    const result = results[i];
-    if (!result) return { ok: false, error: appError(Code.Internal, Reason.INTERNAL, "the ledger answered no result") };
-    if (result.hold) return { ok: true, value: result.hold.status };
-    return {
-      ok: false,
-      error: appError(result.errorCode as Code, result.errorReason, result.errorMessage, {
-        ...(result.errorField ? { field: result.errorField } : {}),
-      }),
-    };
+  const now = Date.now();
+  const outcomes: Array<Outcome<HoldStatus>> = new Array(items.length);
+  const sending: number[] = [];
+  items.forEach((item, i) => {
+    if (item.lockedUntil.getTime() > now) sending.push(i);
+    else outcomes[i] = { ok: false, error: lockExpired() };
   });
+  if (sending.length === 0) return outcomes;
+  const { results } = await ledger.placeHolds({ holds: sending.map((i) => items[i]!.hold) });
+  sending.forEach((itemIndex, i) => {
+    const result = results[i];
+    outcomes[itemIndex] = !result
+      ? { ok: false, error: appError(Code.Internal, Reason.INTERNAL, "the ledger answered no result") }
+      : result.hold
+        ? { ok: true, value: result.hold.status }
+        : {
+            ok: false,
+            error: appError(result.errorCode as Code, result.errorReason, result.errorMessage, {
+              ...(result.errorField ? { field: result.errorField } : {}),
+            }),
+          };
+  });
+  return outcomes;
 }
 
 /** Runs a manual transition, mapping store errors to wire errors. */
@@ -196,12 +228,11 @@ export function payoutService(deps: PayoutServiceDeps): ServiceImpl<typeof Payou
     store.insertPayouts(items),
   );
   // Holds of concurrent creates travel to the ledger together, in one PlaceHolds call.
-  const holds = new GroupCommitter<MessageInitShape<typeof HoldRequestSchema>, HoldStatus>(groupOptions, (items) =>
-    placeHolds(ledger, items),
-  );
+  const holds = new GroupCommitter<PendingHold, HoldStatus>(groupOptions, (items) => placeHolds(ledger, items));
 
   /** Answers a key whose record already stands: replay, stored error, in progress, or a takeover. */
-  async function resolveExisting(record: RequestRecord, fingerprint: string, owner: string, now: Date) {
+  async function resolveExisting(record: RequestRecord, fingerprint: string, claim: Claim) {
+    const { owner, now, lockedUntil } = claim;
     if (record.fingerprint !== fingerprint) throw mismatch();
     if (record.state === "done") {
       const payout = await store.get(record.merchantId, record.payoutId);
@@ -213,7 +244,6 @@ export function payoutService(deps: PayoutServiceDeps): ServiceImpl<typeof Payou
       (record.state === "failed" && record.expiresAt <= now) ||
       (record.state === "in_progress" && record.lockedUntil <= now);
     if (!canTakeOver) throw record.state === "failed" ? storedError(record) : inProgress();
-    const lockedUntil = new Date(now.getTime() + deps.idempotency.lockMs);
     const expiresAt = new Date(now.getTime() + deps.idempotency.ttlMs);
     if (!(await store.takeOverRequest(record, owner, lockedUntil, expiresAt))) throw inProgress();
     return undefined;
@@ -223,16 +253,16 @@ export function payoutService(deps: PayoutServiceDeps): ServiceImpl<typeof Payou
   async function holdAndInsert(
     merchantId: string,
     id: string,
-    owner: string,
+    claim: Claim,
     wanted: ReturnType<typeof validateCreate>,
     fingerprint: string,
   ) {
+    const { owner } = claim;
     let holdStatus: HoldStatus;
     try {
       holdStatus = await holds.submit({
-        merchantId,
-        holdId: id,
-        amount: { currency: wanted.currency, minorUnits: wanted.amount },
+        hold: { merchantId, holdId: id, amount: { currency: wanted.currency, minorUnits: wanted.amount } },
+        lockedUntil: claim.lockedUntil,
       });
     } catch (err) {
       const details = errorDetails(err);
@@ -289,7 +319,7 @@ export function payoutService(deps: PayoutServiceDeps): ServiceImpl<typeof Payou
     if (outcome === "lost") {
       // Another request took the key over (our lock expired) or the reconciler abandoned it.
       const record = await store.getRequest(id);
-      if (record?.state === "done") return (await resolveExisting(record, fingerprint, owner, new Date()))!;
+      if (record?.state === "done") return (await resolveExisting(record, fingerprint, claim))!;
       if (record?.state === "abandoned") throw storedError(record);
       throw inProgress();
     }
@@ -315,8 +345,12 @@ export function payoutService(deps: PayoutServiceDeps): ServiceImpl<typeof Payou
       // The id is derived from merchant + key: a retry after a crash between hold and insert
       // finds the same hold (the ledger is idempotent on it) and converges.
       const id = payoutIdFor(merchantId, idempotencyKey);
-      const owner = randomUUID();
       const now = new Date();
+      const claim: Claim = {
+        owner: randomUUID(),
+        now,
+        lockedUntil: new Date(now.getTime() + deps.idempotency.lockMs),
+      };
       // The request record is written BEFORE the hold: it marks the key in flight and is the
       // reconciler's evidence of a hold that may lack a payout.
       const started = await begin.submit({
@@ -325,8 +359,8 @@ export function payoutService(deps: PayoutServiceDeps): ServiceImpl<typeof Payou
         idempotencyKey,
         fingerprint,
         state: "in_progress",
-        owner,
-        lockedUntil: new Date(now.getTime() + deps.idempotency.lockMs),
+        owner: claim.owner,
+        lockedUntil: claim.lockedUntil,
         errorCode: null,
         errorReason: null,
         errorMessage: null,
@@ -336,16 +370,16 @@ export function payoutService(deps: PayoutServiceDeps): ServiceImpl<typeof Payou
         expiresAt: new Date(now.getTime() + deps.idempotency.ttlMs),
       });
       if (!started.started) {
-        const replay = await resolveExisting(started.record, fingerprint, owner, now);
+        const replay = await resolveExisting(started.record, fingerprint, claim);
         if (replay) return replay;
       }
 
       try {
-        return await holdAndInsert(merchantId, id, owner, wanted, fingerprint);
+        return await holdAndInsert(merchantId, id, claim, wanted, fingerprint);
       } catch (err) {
         // Whatever failed after the key was taken (a stored error excepted), a retry may take over at once:
         // the hold is idempotent on the payout id, so it converges on the same hold.
-        await store.unlockRequest(id, owner).catch(() => {});
+        await store.unlockRequest(id, claim.owner).catch(() => {});
         throw err;
       }
     },

@@ -777,19 +777,19 @@ export class PayoutStore {
   }
 
   /**
-   * Reconciler: requests still in progress after the grace period whose payout never got stored had their
-   * hold asked for and then crashed (or gave up). Marks up to `limit` of them abandoned and queues a ledger
-   * release for each, in one transaction; the relay releases the hold (a hold that never got made is fine).
-   * Returns the abandoned payout ids.
+   * Reconciler: requests still in progress after the grace period, whose lock ran out before
+   * `lockedBefore` and whose payout never got stored, had their hold asked for and then crashed (or gave
+   * up). Marks up to `limit` of them abandoned and queues a ledger release for each, in one transaction;
+   * the relay releases the hold (a hold that never got made is fine). Returns the abandoned payout ids.
    */
-  async abandonStaleRequests(olderThan: Date, limit: number, keepFor: Date): Promise<string[]> {
+  async abandonStaleRequests(olderThan: Date, lockedBefore: Date, limit: number, keepFor: Date): Promise<string[]> {
     const now = new Date();
     const lock = this.#db.kind === "sqlite" ? "" : " for update skip locked";
     return this.#db.sql.transaction(async (tx) => {
       const stale = await tx.query<{ payout_id: string; merchant_id: string }>(
         `select payout_id, merchant_id from payout_requests
           where state = 'in_progress' and created_at < ? and locked_until < ? order by created_at limit ${limit}${lock}`,
-        [olderThan, now],
+        [olderThan, lockedBefore],
       );
       if (stale.length === 0) return [];
       const ids = stale.map((s) => s.payout_id);
