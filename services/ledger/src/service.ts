@@ -39,6 +39,12 @@ export const MAX_BATCH = 1_000;
 const DEFAULT_PAGE = 20;
 const MAX_PAGE = 100;
 
+/** When the caller stops waiting (epoch ms), if it said. */
+function deadlineOf(ctx: HandlerContext): number | undefined {
+  const left = ctx.timeoutMs();
+  return left === undefined ? undefined : Date.now() + left;
+}
+
 /** Thin RPC layer: validates input, calls the store, converts to wire messages. */
 export function ledgerService(store: LedgerStore): ServiceImpl<typeof LedgerService> {
   return {
@@ -48,23 +54,31 @@ export function ledgerService(store: LedgerStore): ServiceImpl<typeof LedgerServ
       const key = required("idempotencyKey", req.idempotencyKey);
       return { balance: toBalance(await store.topUp(merchantId, currency, minor, key)) };
     },
-    async hold(req) {
+    async hold(req, ctx) {
       const merchantId = required("merchantId", req.merchantId);
       const holdId = required("holdId", req.holdId);
       const { currency, minor } = money(req.amount);
-      return { hold: toHold(await store.hold(merchantId, holdId, currency, minor)) };
+      return { hold: toHold(await store.hold(merchantId, holdId, currency, minor, deadlineOf(ctx))) };
     },
     /** Group committed with every other operation; every item keeps its own outcome, in request order. */
-    async placeHolds(req) {
+    async placeHolds(req, ctx) {
       if (req.holds.length > MAX_BATCH) throw invalidArgument("holds", `at most ${MAX_BATCH} per call`);
+      const deadline = deadlineOf(ctx);
       const results: HoldResult[] = new Array(req.holds.length);
-      const valid: Array<{ index: number; merchantId: string; holdId: string; currency: string; amount: bigint }> = [];
+      const valid: Array<{
+        index: number;
+        merchantId: string;
+        holdId: string;
+        currency: string;
+        amount: bigint;
+        deadline: number | undefined;
+      }> = [];
       req.holds.forEach((item, index) => {
         try {
           const merchantId = required("merchantId", item.merchantId);
           const holdId = required("holdId", item.holdId);
           const { currency, minor } = money(item.amount);
-          valid.push({ index, merchantId, holdId, currency, amount: minor });
+          valid.push({ index, merchantId, holdId, currency, amount: minor, deadline });
         } catch (err) {
           results[index] = holdFailure(item.holdId, err);
         }

@@ -204,6 +204,24 @@ describe(`LedgerStore on ${engine}`, () => {
       expect(await transfersKeyed(`hold:${holdId}`)).toBe(1);
     });
 
+    it("refuses a new hold once its caller's deadline has passed, holding nothing; a replay still answers", async () => {
+      const m = newMerchant();
+      await store.topUp(m, "PKR", 10_000n, `topup:${m}`);
+      const late = newHold();
+      const past = Date.now() - 1;
+      expect(await failure(store.hold(m, late, "PKR", 1_000n, past))).toMatchObject({
+        code: Code.DeadlineExceeded,
+        reason: Reason.UNAVAILABLE,
+      });
+      expect(await store.getHold(late)).toBeUndefined();
+      expect(await store.balance(m, "PKR")).toMatchObject({ available: 10_000n, locked: 0n });
+      // Nothing was recorded, so the id is free for a retry in time; once placed, a late replay gets it back.
+      const placed = await store.hold(m, late, "PKR", 1_000n, Date.now() + 60_000);
+      expect(await store.hold(m, late, "PKR", 1_000n, past)).toEqual(placed);
+      expect(await store.balance(m, "PKR")).toMatchObject({ available: 9_000n, locked: 1_000n });
+      await expectLedgerInvariants();
+    });
+
     it.each<[string, { amount?: bigint; currency?: string; merchant?: string }]>([
       ["another amount", { amount: 1_001n }],
       ["another currency", { currency: "USD" }],

@@ -96,7 +96,18 @@ export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { maxBatch: 256, maxWait
 /** One queued ledger operation. Top-up keys are the caller's; hold ids key holds, captures and releases. */
 export type LedgerOp =
   | { kind: "topup"; merchantId: string; currency: string; amount: bigint; key: string }
-  | { kind: "hold"; merchantId: string; holdId: string; currency: string; amount: bigint }
+  | {
+      kind: "hold";
+      merchantId: string;
+      holdId: string;
+      currency: string;
+      amount: bigint;
+      /**
+       * When the caller stops waiting (epoch ms). A new hold not yet placed by then is refused, so no hold
+       * lands long after its caller gave up (the payouts reconciler counts on that before it releases).
+       */
+      deadline?: number | undefined;
+    }
   | { kind: "capture" | "release"; holdId: string };
 
 type OpResult = BalanceView | HoldView;
@@ -168,8 +179,14 @@ export class LedgerStore {
   }
 
   /** available → locked under `holdId`. INSUFFICIENT_FUNDS leaves nothing behind. */
-  async hold(merchantId: string, holdId: string, currency: string, amount: bigint): Promise<HoldView> {
-    return (await this.#committer.submit({ kind: "hold", merchantId, holdId, currency, amount })) as HoldView;
+  async hold(
+    merchantId: string,
+    holdId: string,
+    currency: string,
+    amount: bigint,
+    deadline?: number,
+  ): Promise<HoldView> {
+    return (await this.#committer.submit({ kind: "hold", merchantId, holdId, currency, amount, deadline })) as HoldView;
   }
 
   /** locked → settlement, once. Repeating returns the captured hold; a released hold fails HOLD_ALREADY_FINAL. */
@@ -183,7 +200,15 @@ export class LedgerStore {
   }
 
   /** Queues many holds at once (they share batches with every other operation); one outcome per item, in order. */
-  placeHolds(items: Array<{ merchantId: string; holdId: string; currency: string; amount: bigint }>) {
+  placeHolds(
+    items: Array<{
+      merchantId: string;
+      holdId: string;
+      currency: string;
+      amount: bigint;
+      deadline?: number | undefined;
+    }>,
+  ) {
     return Promise.all(
       items.map((item) =>
         this.#committer.submit({ kind: "hold", ...item }).then(
@@ -520,6 +545,8 @@ export class LedgerStore {
       ]);
     }
     const [lockedRows, ...rest] = (await tx.many(reads)) as Row[][];
+    // Judged after the locks: from here only the writes and the COMMIT stand between a hold and its caller.
+    const judgedAt = Date.now();
     const balances = new Map<string, bigint>();
     const kinds = new Map<string, AccountKind>();
     for (const row of lockedRows!) {
@@ -579,6 +606,15 @@ export class LedgerStore {
       if (op.kind === "hold") {
         const existing = holds.get(op.holdId);
         if (existing) return sameHold(existing, op.merchantId, op.currency, op.amount);
+        if (op.deadline !== undefined && op.deadline <= judgedAt) {
+          return failed(
+            appError(
+              Code.DeadlineExceeded,
+              Reason.UNAVAILABLE,
+              "the caller's deadline passed before the hold was placed",
+            ),
+          );
+        }
         if (balances.get(debit)! < op.amount) {
           return failed(
             appError(Code.FailedPrecondition, Reason.INSUFFICIENT_FUNDS, "insufficient available balance", {
