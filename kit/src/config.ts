@@ -3,8 +3,8 @@ import { z } from "zod";
 /** Integer TCP port; 0 asks the OS for a free one. */
 export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 
-/** Non-negative whole milliseconds. */
-export const millis = (fallback: number) => z.coerce.number().int().min(0).max(86_400_000).default(fallback);
+/** Whole milliseconds, `min` (default 0) up to a day. */
+export const millis = (fallback: number, min = 0) => z.coerce.number().int().min(min).max(86_400_000).default(fallback);
 
 /** A positive whole number with an upper bound. */
 export const count = (fallback: number, max = 1_000_000) => z.coerce.number().int().min(1).max(max).default(fallback);

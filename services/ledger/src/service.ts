@@ -32,7 +32,7 @@ import {
   AccountKind as WireAccountKind,
 } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { AccountKind, HoldState } from "./domain/accounts.ts";
-import type { BalanceView, EntryFilter, EntryView, HoldView, LedgerStore } from "./store/ledger-store.ts";
+import type { BalanceView, EntryFilter, EntryView, HoldItem, HoldView, LedgerStore } from "./store/ledger-store.ts";
 
 /** Most items in one SettleHolds or PlaceHolds call (the payouts service sends up to 200). */
 export const MAX_BATCH = 1_000;
@@ -65,14 +65,7 @@ export function ledgerService(store: LedgerStore): ServiceImpl<typeof LedgerServ
       if (req.holds.length > MAX_BATCH) throw invalidArgument("holds", `at most ${MAX_BATCH} per call`);
       const deadline = deadlineOf(ctx);
       const results: HoldResult[] = new Array(req.holds.length);
-      const valid: Array<{
-        index: number;
-        merchantId: string;
-        holdId: string;
-        currency: string;
-        amount: bigint;
-        deadline: number | undefined;
-      }> = [];
+      const valid: Array<HoldItem & { index: number }> = [];
       req.holds.forEach((item, index) => {
         try {
           const merchantId = required("merchantId", item.merchantId);

@@ -44,7 +44,7 @@ export const payoutsSettings = {
    * How long a create in flight owns its key (IDEMPOTENCY_IN_PROGRESS); past it a retry may take over, and
    * the create itself no longer sends its hold. At least a second: a create must be able to finish in it.
    */
-  IDEMPOTENCY_LOCK_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(30_000),
+  IDEMPOTENCY_LOCK_MS: millis(30_000, 1_000),
   /** Past this many due payouts or unrelayed outbox messages, creates fail RESOURCE_EXHAUSTED / BACKLOG_FULL. */
   PAYOUTS_MAX_BACKLOG: count(50_000, 100_000_000),
   /** Concurrent creates arriving within this window share one transaction (group commit); 0 = within one event-loop turn. */

@@ -24,7 +24,8 @@ export interface ReconcilerOptions {
  * the hold is asked for: one still in progress after the grace period, with no payout, is marked
  * abandoned and a release is queued in the same transaction; the relay sends it (a release of a hold
  * that was never made is a no-op). A request whose lock ran out less than `holdWindowMs` ago is left
- * alone: a hold sent just before may still be on its way to the ledger. Also forgets stored create errors past their expiry.
+ * alone: a hold sent just before may still be on its way to the ledger. Also forgets stored create
+ * errors past their expiry.
  */
 export class Reconciler {
   readonly #store: PayoutStore;

@@ -93,21 +93,23 @@ export interface LedgerStoreOptions {
 
 export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { maxBatch: 256, maxWaitMs: 0, concurrency: 2 };
 
+/** One hold to place. */
+export interface HoldItem {
+  merchantId: string;
+  holdId: string;
+  currency: string;
+  amount: bigint;
+  /**
+   * When the caller stops waiting (epoch ms). A new hold not yet placed by then is refused, so no hold
+   * lands long after its caller gave up (the payouts reconciler counts on that before it releases).
+   */
+  deadline?: number | undefined;
+}
+
 /** One queued ledger operation. Top-up keys are the caller's; hold ids key holds, captures and releases. */
 export type LedgerOp =
   | { kind: "topup"; merchantId: string; currency: string; amount: bigint; key: string }
-  | {
-      kind: "hold";
-      merchantId: string;
-      holdId: string;
-      currency: string;
-      amount: bigint;
-      /**
-       * When the caller stops waiting (epoch ms). A new hold not yet placed by then is refused, so no hold
-       * lands long after its caller gave up (the payouts reconciler counts on that before it releases).
-       */
-      deadline?: number | undefined;
-    }
+  | ({ kind: "hold" } & HoldItem)
   | { kind: "capture" | "release"; holdId: string };
 
 type OpResult = BalanceView | HoldView;
@@ -200,15 +202,7 @@ export class LedgerStore {
   }
 
   /** Queues many holds at once (they share batches with every other operation); one outcome per item, in order. */
-  placeHolds(
-    items: Array<{
-      merchantId: string;
-      holdId: string;
-      currency: string;
-      amount: bigint;
-      deadline?: number | undefined;
-    }>,
-  ) {
+  placeHolds(items: HoldItem[]) {
     return Promise.all(
       items.map((item) =>
         this.#committer.submit({ kind: "hold", ...item }).then(
