@@ -1,6 +1,6 @@
 /**
  * End-to-end benchmark: what a merchant experiences, against the machine's own limits, in one run.
- *   npm run bench -- [--quick] [--soak] [--seconds N] [--concurrency N] [--merchants N]
+ *   npm run bench -- [--quick] [--soak] [--soak-minutes N] [--seconds N] [--concurrency N] [--merchants N]
  * See bench/README.md for the method. Loopback only, bounded in time, drops its databases.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -13,7 +13,7 @@ import { Pool } from "undici";
 import { type RunningMesh, startMesh } from "../e2e/mesh.ts";
 import { bareHttpRate, httpGetRate, rawCommitRate } from "./lib/baselines.ts";
 import { databaseCpuSeconds, ownCpuSeconds } from "./lib/cpu.ts";
-import { type DatabaseWork, DatabaseWorkMeter, workPer, workText } from "./lib/db-work.ts";
+import { type DatabaseWork, DatabaseWorkMeter, WORK_HEADING, workPer, workText } from "./lib/db-work.ts";
 import { closedLoop, openLoop, percentile, progress } from "./lib/load.ts";
 import { sampleService, watchServices } from "./lib/service-stats.ts";
 
@@ -21,6 +21,7 @@ const { values } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     soak: { type: "boolean", default: false },
+    "soak-minutes": { type: "string", default: "10" },
     seconds: { type: "string" },
     concurrency: { type: "string", default: "64" },
     merchants: { type: "string", default: "50" },
@@ -29,6 +30,8 @@ const { values } = parseArgs({
 const phaseMs = 1000 * Number(values.seconds ?? (values.quick ? 3 : 15));
 const concurrency = Number(values.concurrency);
 const merchantCount = Number(values.merchants);
+const soakMinutes = Number(values["soak-minutes"]);
+if (!Number.isInteger(soakMinutes) || soakMinutes < 2) throw new Error("--soak-minutes must be a whole number ≥ 2");
 if (!Number.isInteger(merchantCount) || merchantCount < 1) throw new Error("--merchants must be a whole number ≥ 1");
 const ADMIN_KEY = "mypay_admin_sandbox_7d2e9b4c1a6f3e80";
 const serverUrl = process.env.MYSQL_URL || process.env.DATABASE_URL || "mysql://root@127.0.0.1:3306";
@@ -306,24 +309,49 @@ const mesh = await withMesh("mesh", { BANK_DELAY_MS: "0" }, async (running, driv
   );
   const services = await watch.stop();
 
-  let soak: Array<{ service: string; rssStartMb: number; rssEndMb: number; loopP99Ms: number }> | undefined;
+  let soak:
+    | {
+        services: Array<{ service: string; rssStartMb: number; rssEndMb: number; loopP99Ms: number }>;
+        firstMinute: DatabaseWork;
+        lastMinute: DatabaseWork;
+      }
+    | undefined;
   let soakErrors = 0;
   let soakUnsettled = 0;
   if (values.soak) {
     const soakWatch = watchServices(running.ports, 10_000);
-    soakErrors = (await openLoop(halfRate, 600_000, `soak: ${halfRate} creates/s for 10 min`, driver.create)).errors;
+    // The database's work per payout created in each minute: whether it grows as the tables do.
+    const minutes: Array<{ work: DatabaseWork; created: number }> = [];
+    const readMinute = async () => minutes.push({ work: await meter.read(), created: driver.createdAt.size });
+    await readMinute();
+    const everyMinute = setInterval(readMinute, 60_000);
+    soakErrors = (
+      await openLoop(
+        halfRate,
+        soakMinutes * 60_000,
+        `soak: ${halfRate} creates/s for ${soakMinutes} min`,
+        driver.create,
+      )
+    ).errors;
+    clearInterval(everyMinute);
     soakUnsettled = await driver.settle(60_000);
     await soakWatch.stop();
-    soak = Object.keys(running.ports).map((key) => {
-      const service = key.replace(/_PORT$/, "").toLowerCase();
-      const series = soakWatch.samples.filter((s) => s.service === service).map((s) => s.sample);
-      return {
-        service,
-        rssStartMb: (series[1]?.rssBytes ?? Number.NaN) / 2 ** 20,
-        rssEndMb: (series.at(-1)?.rssBytes ?? Number.NaN) / 2 ** 20,
-        loopP99Ms: 1000 * Math.max(...series.map((s) => s.eventLoopP99Seconds)),
-      };
-    });
+    const minuteWork = (i: number) =>
+      workPer(minutes[i]!.work, minutes[i + 1]!.work, minutes[i + 1]!.created - minutes[i]!.created);
+    soak = {
+      services: Object.keys(running.ports).map((key) => {
+        const service = key.replace(/_PORT$/, "").toLowerCase();
+        const series = soakWatch.samples.filter((s) => s.service === service).map((s) => s.sample);
+        return {
+          service,
+          rssStartMb: (series[1]?.rssBytes ?? Number.NaN) / 2 ** 20,
+          rssEndMb: (series.at(-1)?.rssBytes ?? Number.NaN) / 2 ** 20,
+          loopP99Ms: 1000 * Math.max(...series.map((s) => s.eventLoopP99Seconds)),
+        };
+      }),
+      firstMinute: minuteWork(0),
+      lastMinute: minuteWork(minutes.length - 2),
+    };
   }
   return {
     max,
@@ -379,7 +407,7 @@ function phaseRows(name: string, phase: typeof mesh.half): Array<[string, string
       `${phase.load.lateP99?.toFixed(1)} ms · ${(100 * (phase.load.machineBusy ?? Number.NaN)).toFixed(0)} %`,
     ],
     [`${name}: CPU ms per settled payout`, cpuText(phase.cpu)],
-    [`${name}: database statements · commits · fsyncs · rows written per payout`, workText(phase.cpu.work)],
+    [`${name}: ${WORK_HEADING} per payout`, workText(phase.cpu.work)],
   ];
 }
 
@@ -391,7 +419,7 @@ const table: Array<[string, string]> = [
   ["max load: creates/s", rate(mesh.max.perSecond)],
   ["max load: settled payouts/s (→ SUCCESS webhook)", rate(mesh.settledPerSecond)],
   ["max load: CPU ms per settled payout", cpuText(mesh.cpuMax)],
-  ["max load: database statements · commits · fsyncs · rows written per payout", workText(mesh.cpuMax.work)],
+  [`max load: ${WORK_HEADING} per payout`, workText(mesh.cpuMax.work)],
   ...phaseRows("half load", mesh.half),
   ...(mesh.light ? phaseRows("light load", mesh.light) : []),
   ["gateway GET payout/s", rate(mesh.gets.perSecond)],
@@ -403,10 +431,16 @@ const table: Array<[string, string]> = [
     `${s.service}: peak RSS · CPU s`,
     `${s.peakRssMb.toFixed(0)} MB · ${s.cpuSeconds.toFixed(1)} s`,
   ]),
-  ...(mesh.soak ?? []).map((s): [string, string] => [
+  ...(mesh.soak?.services ?? []).map((s): [string, string] => [
     `soak ${s.service}: RSS start → end · loop p99`,
     `${s.rssStartMb.toFixed(0)} → ${s.rssEndMb.toFixed(0)} MB · ${s.loopP99Ms.toFixed(1)} ms`,
   ]),
+  ...(mesh.soak
+    ? ([
+        [`soak, first minute: ${WORK_HEADING} per payout`, workText(mesh.soak.firstMinute)],
+        [`soak, last minute: ${WORK_HEADING} per payout`, workText(mesh.soak.lastMinute)],
+      ] as Array<[string, string]>)
+    : []),
   [
     "errors (create, GET, bad signatures, unsettled)",
     `${createErrors}, ${mesh.gets.errors}, ${mesh.badSignatures}, ${mesh.unsettled}`,

@@ -18,7 +18,7 @@ import { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { type Connection, createConnection } from "mysql2/promise";
 import { serviceNodeFlags } from "../scripts/service-node-flags.ts";
 import { databaseCpuSeconds, ownCpuSeconds } from "./lib/cpu.ts";
-import { type DatabaseWork, DatabaseWorkMeter, workPer, workText } from "./lib/db-work.ts";
+import { type DatabaseWork, DatabaseWorkMeter, WORK_HEADING, workPer, workText } from "./lib/db-work.ts";
 import { collectGarbage, percentile, openLoop as sharedOpenLoop } from "./lib/load.ts";
 import { sampleService } from "./lib/service-stats.ts";
 
@@ -270,9 +270,7 @@ async function main(): Promise<void> {
       f.cpu ? `ledger ${fmt(f.cpu.ledger)}, callers ${fmt(f.cpu.client)}, database ${fmt(f.cpu.database)}` : "–";
     console.log(`  CPU µs per hold, hot: ${cpu(hotFigures)}`);
     console.log(`  CPU µs per hold, spread: ${cpu(spreadFigures)}`);
-    console.log(
-      `  database statements · commits · fsyncs · rows written per hold, hot: ${work(hotFigures)}; spread: ${work(spreadFigures)}`,
-    );
+    console.log(`  ${WORK_HEADING} per hold, hot: ${work(hotFigures)}; spread: ${work(spreadFigures)}`);
     console.log("raw mysql2 baseline, UPDATE one row + COMMIT per operation:");
     console.log(row("one hot row", rawHot));
     console.log(row(`${fmt(MERCHANTS)} rows`, rawSpread));
@@ -281,9 +279,7 @@ async function main(): Promise<void> {
     console.log(row(`spread @ ${fmt(spreadFigures.perSecond / 2)}/s`, halfSpread));
     console.log(`  CPU µs per hold, hot: ${cpu(halfHot)}`);
     console.log(`  CPU µs per hold, spread: ${cpu(halfSpread)}`);
-    console.log(
-      `  database statements · commits · fsyncs · rows written per hold, hot: ${work(halfHot)}; spread: ${work(halfSpread)}`,
-    );
+    console.log(`  ${WORK_HEADING} per hold, hot: ${work(halfHot)}; spread: ${work(halfSpread)}`);
     const hotRatio = hotFigures.perSecond / rawHot.perSecond;
     const spreadRatio = spreadFigures.perSecond / rawSpread.perSecond;
     console.log("ratios (targets: hot ≥ 1.0×, spread ≥ 0.5×, p99 at half rate ≤ 20 ms):");

@@ -10,6 +10,11 @@ export interface DatabaseWork {
   fsyncs: number;
   /** Rows inserted, updated and deleted, by any engine (`Handler_write` + `Handler_update` + `Handler_delete`). */
   rowsWritten: number;
+  /**
+   * Pages InnoDB had to read from disk because its buffer pool lacked them (`Innodb_buffer_pool_reads`): near 0
+   * while the working set fits in memory, and what slows the server down once the tables outgrow it.
+   */
+  pageReads: number;
 }
 
 const COUNTERS = {
@@ -19,6 +24,7 @@ const COUNTERS = {
   Handler_write: "rowsWritten",
   Handler_update: "rowsWritten",
   Handler_delete: "rowsWritten",
+  Innodb_buffer_pool_reads: "pageReads",
 } as const;
 
 /**
@@ -48,6 +54,7 @@ export class DatabaseWorkMeter {
       commits: Number.NaN,
       fsyncs: Number.NaN,
       rowsWritten: Number.NaN,
+      pageReads: Number.NaN,
     };
     for (const { Variable_name, Value } of rows as Array<{ Variable_name: keyof typeof COUNTERS; Value: string }>) {
       const field = COUNTERS[Variable_name];
@@ -68,10 +75,14 @@ export function workPer(before: DatabaseWork, after: DatabaseWork, per: number):
     commits: (after.commits - before.commits) / per,
     fsyncs: (after.fsyncs - before.fsyncs) / per,
     rowsWritten: (after.rowsWritten - before.rowsWritten) / per,
+    pageReads: (after.pageReads - before.pageReads) / per,
   };
 }
 
-/** `statements · commits · fsyncs · rows written`, as the benchmarks print them. */
-export function workText({ statements, commits, fsyncs, rowsWritten }: DatabaseWork): string {
-  return `${statements.toFixed(1)} · ${commits.toFixed(2)} · ${fsyncs.toFixed(2)} · ${rowsWritten.toFixed(1)}`;
+/** The heading of {@link workText}'s figures. */
+export const WORK_HEADING = "database statements · commits · fsyncs · rows written · pages read";
+
+/** `statements · commits · fsyncs · rows written · pages read`, as the benchmarks print them. */
+export function workText({ statements, commits, fsyncs, rowsWritten, pageReads }: DatabaseWork): string {
+  return `${statements.toFixed(1)} · ${commits.toFixed(2)} · ${fsyncs.toFixed(2)} · ${rowsWritten.toFixed(1)} · ${pageReads.toFixed(2)}`;
 }

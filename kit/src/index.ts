@@ -27,6 +27,7 @@ export { isoTime } from "./iso-time.ts";
 export { createLogger, type Logger } from "./logger.ts";
 export { createMetrics, LATENCY_BUCKETS, type ServiceMetrics } from "./metrics.ts";
 export { currencyExponent, formatAmount, MAX_MINOR_UNITS, type ParseAmountResult, parseAmount } from "./money.ts";
+export { orderedId } from "./ordered-id.ts";
 export { type PayoutView, payoutStatusName, payoutView } from "./payout-view.ts";
 export { createRpcClient, type RpcClientOptions } from "./rpc-client.ts";
 export { type RpcServerOptions, startRpcServer } from "./rpc-server.ts";

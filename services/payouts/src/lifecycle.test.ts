@@ -12,7 +12,8 @@ import {
 import { HoldStatus } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { DestinationType, type Payout, PayoutStatus } from "@mypay/proto/mypay/payouts/v1/payouts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { payoutIdFor } from "./domain/payout-id.ts";
+import { fingerprintOf } from "./domain/create-payout.ts";
+import { newPayoutId } from "./domain/payout-id.ts";
 import { Reconciler } from "./reconciler.ts";
 import { entities } from "./store/entities.ts";
 import { migrations } from "./store/migrations/index.ts";
@@ -255,6 +256,18 @@ describe(`payout lifecycle on ${engine} (ledger + notifier + payouts processes)`
     });
   });
 
+  it("idempotency: keys that differ only in case are different keys", async () => {
+    const m = await merchant();
+    const key = `Order-${randomUUID()}`;
+    const keys = [key, key.toLowerCase(), key.toUpperCase()];
+    const made = await Promise.all(
+      keys.map((k) => payouts.createPayout(request("1234560004", 1_000n, k), asMerchant(m))),
+    );
+    expect(made.map((r) => r.replayed)).toEqual([false, false, false]);
+    expect(new Set(made.map((r) => r.payout!.id)).size).toBe(3);
+    expect((await balance(m)).lockedMinor).toBe(3_000n);
+  });
+
   it("idempotency: a first INSUFFICIENT_FUNDS is replayed as the same error, even after a top-up", async () => {
     const m = await merchant();
     const req = request("1234560001", OPENING + 1n);
@@ -330,7 +343,7 @@ describe(`payout lifecycle on ${engine} (ledger + notifier + payouts processes)`
   it("reconciler: a hold whose create crashed before the insert is released after the grace period", async () => {
     const m = await merchant();
     const req = request("1234560001", 54_321n);
-    const id = payoutIdFor(m, req.idempotencyKey);
+    const id = newPayoutId();
     // The crashed create: its request record (written before the hold) and its hold, but no payout.
     const db = await openDatabase({
       service: "payouts",
@@ -375,6 +388,50 @@ describe(`payout lifecycle on ${engine} (ledger + notifier + payouts processes)`
     // The running payouts process relays the queued release.
     await holdBecomes(id, HoldStatus.RELEASED);
     expect(await balance(m)).toMatchObject({ lockedMinor: 0n, balanceMinor: OPENING });
+  });
+
+  it("a retry of a create that died after its hold converges on the first request's payout id and hold", async () => {
+    const m = await merchant();
+    const req = request("1234560001", 24_680n);
+    const id = newPayoutId();
+    const db = await openDatabase({
+      service: "payouts",
+      settings: storage,
+      entities,
+      migrations,
+      logger: createLogger("payouts-test", "silent"),
+    });
+    try {
+      // The dead create: its request record with an expired lock, and its hold, but no payout.
+      const expired = new Date(Date.now() - 1_000);
+      const [begun] = await new PayoutStore(db).beginRequests([
+        {
+          payoutId: id,
+          merchantId: m,
+          idempotencyKey: req.idempotencyKey,
+          fingerprint: fingerprintOf({ ...req, currency: "PKR", amount: req.amount.minorUnits, destType: "BANK" }),
+          state: "in_progress",
+          owner: randomUUID(),
+          lockedUntil: expired,
+          errorCode: null,
+          errorReason: null,
+          errorMessage: null,
+          errorField: null,
+          createdAt: expired,
+          updatedAt: expired,
+          expiresAt: new Date(Date.now() + 86_400_000),
+        },
+      ]);
+      expect(begun).toMatchObject({ ok: true, value: { started: true } });
+    } finally {
+      await db.close();
+    }
+    await ledger.hold({ merchantId: m, holdId: id, amount: req.amount });
+    const retried = (await payouts.createPayout(req, asMerchant(m))).payout!;
+    expect(retried.id).toBe(id);
+    await settled(m, id, "SUCCESS");
+    await holdBecomes(id, HoldStatus.CAPTURED);
+    expect(await balance(m)).toMatchObject({ lockedMinor: 0n, balanceMinor: OPENING - 24_680n });
   });
 
   it("exposes the payout metrics", async () => {

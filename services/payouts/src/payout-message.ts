@@ -1,7 +1,6 @@
-import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { payoutView } from "@mypay/kit";
+import { orderedId, payoutView } from "@mypay/kit";
 import { DestinationType, type Payout, PayoutSchema, PayoutStatus } from "@mypay/proto/mypay/payouts/v1/payouts";
 import type { Status } from "./domain/status.ts";
 
@@ -57,7 +56,7 @@ export const PAYOUT_UPDATED = "payout.updated";
 
 /** A `payout.updated` event: the seed's flat fields plus the typed form (`type`, `id`, `data`). */
 export function payoutUpdatedEvent(row: PayoutRow): { id: string; body: string } {
-  const id = `evt_${randomUUID().replaceAll("-", "")}`;
+  const id = `evt_${orderedId()}`;
   const body = JSON.stringify({
     id,
     type: PAYOUT_UPDATED,

@@ -27,7 +27,7 @@ import {
 } from "@mypay/proto/mypay/payouts/v1/payouts";
 import type { Backlog } from "./backlog.ts";
 import { type CreateRules, fingerprintOf, validateCreate } from "./domain/create-payout.ts";
-import { payoutIdFor } from "./domain/payout-id.ts";
+import { newPayoutId } from "./domain/payout-id.ts";
 import { Status } from "./domain/status.ts";
 import type { PayoutMetrics } from "./metrics.ts";
 import { type PayoutRow, toPayoutMessage } from "./payout-message.ts";
@@ -342,19 +342,17 @@ export function payoutService(deps: PayoutServiceDeps): ServiceImpl<typeof Payou
         );
       }
       const fingerprint = fingerprintOf(wanted);
-      // The id is derived from merchant + key: a retry after a crash between hold and insert
-      // finds the same hold (the ledger is idempotent on it) and converges.
-      const id = payoutIdFor(merchantId, idempotencyKey);
       const now = new Date();
       const claim: Claim = {
         owner: randomUUID(),
         now,
         lockedUntil: new Date(now.getTime() + deps.idempotency.lockMs),
       };
-      // The request record is written BEFORE the hold: it marks the key in flight and is the
-      // reconciler's evidence of a hold that may lack a payout.
-      const started = await begin.submit({
-        payoutId: id,
+      // The request record is written BEFORE the hold: it marks the key in flight, is the reconciler's
+      // evidence of a hold that may lack a payout, and fixes the payout id (also the hold id) of its key:
+      // a retry after a crash between hold and insert reads it back and converges on the same hold.
+      const mine: RequestRecord = {
+        payoutId: newPayoutId(),
         merchantId,
         idempotencyKey,
         fingerprint,
@@ -368,11 +366,13 @@ export function payoutService(deps: PayoutServiceDeps): ServiceImpl<typeof Payou
         createdAt: now,
         updatedAt: now,
         expiresAt: new Date(now.getTime() + deps.idempotency.ttlMs),
-      });
+      };
+      const started = await begin.submit(mine);
       if (!started.started) {
         const replay = await resolveExisting(started.record, fingerprint, claim);
         if (replay) return replay;
       }
+      const id = started.started ? mine.payoutId : started.record.payoutId;
 
       try {
         return await holdAndInsert(merchantId, id, claim, wanted, fingerprint);

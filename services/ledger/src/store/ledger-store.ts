@@ -7,6 +7,7 @@ import {
   GroupCommitter,
   notFound,
   type Outcome,
+  orderedId,
   placeholders,
   Reason,
   type Row,
@@ -18,7 +19,6 @@ import {
   tuples,
 } from "@mypay/kit";
 import { AccountKind, HoldState, Movement, type MovementKind, ownerOf, PLATFORM } from "../domain/accounts.ts";
-import { orderedId } from "../domain/ordered-id.ts";
 import { Account, Entry, Transfer } from "./entities.ts";
 
 export interface BalanceView {

@@ -156,7 +156,7 @@ describe("webhook delivery", () => {
         "webhook-timestamp": String(request.headers["webhook-timestamp"]),
         "webhook-signature": String(request.headers["webhook-signature"]),
       };
-      expect(headers["webhook-id"]).toMatch(/^msg_[A-Za-z0-9]{22}$/);
+      expect(headers["webhook-id"]).toMatch(/^msg_[0-9a-f]{28}$/);
       expect(Math.abs(Number(headers["webhook-timestamp"]) - Date.now() / 1000)).toBeLessThan(10);
       const verified = secrets.filter((secret) => {
         try {

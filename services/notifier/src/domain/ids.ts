@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { orderedId } from "@mypay/kit";
 
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 /** Bytes at or above this would make some letters likelier than others. */
@@ -17,4 +18,8 @@ export function randomId(prefix: string, length = 22): string {
 }
 
 export const endpointId = () => randomId("ep_");
-export const messageId = () => randomId("msg_");
+/**
+ * A message id (the `webhook-id` of its attempts) sorts by creation time: messages are inserted for
+ * good, and time-ordered keys keep their indexes' inserts on recent pages.
+ */
+export const messageId = () => `msg_${orderedId()}`;

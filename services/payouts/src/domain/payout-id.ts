@@ -1,10 +1,9 @@
-import { createHash } from "node:crypto";
+import { orderedId } from "@mypay/kit";
 
 /**
- * The payout id is derived from merchant and idempotency key, so a retried create (even after a
- * crash between the ledger hold and the insert) converges on the same id and the same hold.
+ * A new payout id, `po_` and 28 hex digits that sort by creation time. The first request of an
+ * idempotency key draws it and stores it in the key's request record; retries read it back from there.
  */
-export function payoutIdFor(merchantId: string, idempotencyKey: string): string {
-  const digest = createHash("sha256").update(`${merchantId}\u0000${idempotencyKey}`).digest("base64url");
-  return `po_${digest.slice(0, 24)}`;
+export function newPayoutId(): string {
+  return `po_${orderedId()}`;
 }

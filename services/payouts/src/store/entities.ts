@@ -30,7 +30,8 @@ export const Payout = defineEntity({
     updatedAt: p.datetime().length(3),
     processedAt: p.datetime().length(3).nullable(),
   },
-  uniques: [{ properties: ["merchantId", "idempotencyKey"] }],
+  // No unique (merchant, key) here: the key's request record is the one place a key is made unique, by
+  // digest (see PayoutRequest); a second index of merchants' random keys would only slow every insert.
   indexes: [{ properties: ["status", "nextAttemptAt"] }, { properties: ["merchantId", "createdAt"] }],
 });
 
@@ -78,7 +79,9 @@ export const OutboxMessage = defineEntity({
  * One row per (merchant, idempotency key), written BEFORE the ledger hold is asked for: it is the
  * "hold requested" intent the reconciler uses to find holds without a payout, the in-flight marker
  * (IDEMPOTENCY_IN_PROGRESS) and the stored outcome that a replay answers with (a payout or an error).
- * The primary key is the deterministic payout id, which is also the ledger hold id.
+ * The primary key is the payout id its first request drew (time-ordered), which is also the ledger hold
+ * id. `keyDigest` finds the record of a merchant's key: keys are told apart byte for byte, even where the
+ * column's collation would ignore case.
  */
 export const PayoutRequest = defineEntity({
   name: "PayoutRequest",
@@ -87,6 +90,8 @@ export const PayoutRequest = defineEntity({
     payoutId: p.string().length(32).primary(),
     merchantId: p.string().length(64),
     idempotencyKey: p.string().length(255),
+    /** Digest of merchant and key (see `keyDigest`): unique, so one key has one record. */
+    keyDigest: p.string().length(32).unique(),
     fingerprint: p.string().length(64),
     /** `in_progress`, `done` (the payout exists), `failed` (a stored error) or `abandoned` (hold released). */
     state: p.string().length(16),

@@ -10,6 +10,7 @@ import {
   sqlDate,
   tuples,
 } from "@mypay/kit";
+import { keyDigest } from "../domain/key-digest.ts";
 import { canTransition, fundsActionFor, OPEN_STATUSES, type Status } from "../domain/status.ts";
 import { type PayoutRow, payoutUpdatedEvent } from "../payout-message.ts";
 import { Payout, PayoutTransition } from "./entities.ts";
@@ -208,14 +209,16 @@ function asRow(entity: object): PayoutRow {
 }
 
 const REQUEST_COLUMNS =
-  "payout_id, merchant_id, idempotency_key, fingerprint, state, owner, locked_until, error_code, error_reason, " +
-  "error_message, error_field, created_at, updated_at, expires_at";
+  "payout_id, merchant_id, idempotency_key, key_digest, fingerprint, state, owner, locked_until, error_code, " +
+  "error_reason, error_message, error_field, created_at, updated_at, expires_at";
+const REQUEST_WIDTH = 15;
 
-function requestValues(r: RequestRecord): SqlValue[] {
+function requestValues(r: RequestRecord, digest: string): SqlValue[] {
   return [
     r.payoutId,
     r.merchantId,
     r.idempotencyKey,
+    digest,
     r.fingerprint,
     r.state,
     r.owner,
@@ -300,14 +303,6 @@ export class PayoutStore {
       [merchantId, ...ids],
     );
     return rows.map(payoutFromRow);
-  }
-
-  async findByKey(merchantId: string, idempotencyKey: string): Promise<PayoutRow | undefined> {
-    const [row] = await this.#db.sql.query("select * from payouts where merchant_id = ? and idempotency_key = ?", [
-      merchantId,
-      idempotencyKey,
-    ]);
-    return row ? payoutFromRow(row) : undefined;
   }
 
   /** Reads a payout of any merchant (admin calls). */
@@ -638,23 +633,27 @@ export class PayoutStore {
 
   /**
    * Starts create requests as one group, in one round trip: each inserts its idempotency record (the
-   * "hold requested" intent) unless the key is already recorded, in which case the standing record is
-   * returned. Several requests of one group with the same key: the first starts, the others see its record.
+   * "hold requested" intent, with the payout id its key will have) unless the merchant's key is already
+   * recorded, in which case the standing record is returned. Several requests of one group with the same
+   * key: the first starts, the others see its record.
    */
   async beginRequests(records: RequestRecord[]): Promise<Array<Outcome<BeginOutcome>>> {
-    const byId = new Map<string, RequestRecord>();
-    for (const r of records) if (!byId.has(r.payoutId)) byId.set(r.payoutId, r);
+    const digests = records.map((r) => keyDigest(r.merchantId, r.idempotencyKey));
+    const firsts = new Map<string, RequestRecord>();
+    records.forEach((r, i) => {
+      if (!firsts.has(digests[i]!)) firsts.set(digests[i]!, r);
+    });
     const ignore = this.#db.kind === "sqlite" ? "insert or ignore" : "insert ignore";
     const [, stored] = (await this.#db.sql.many([
       [
-        `${ignore} into payout_requests (${REQUEST_COLUMNS}) values ${tuples(byId.size, 14)}`,
-        [...byId.values()].flatMap(requestValues),
+        `${ignore} into payout_requests (${REQUEST_COLUMNS}) values ${tuples(firsts.size, REQUEST_WIDTH)}`,
+        [...firsts].flatMap(([digest, r]) => requestValues(r, digest)),
       ],
-      [`select * from payout_requests where payout_id in (${placeholders(byId.size)})`, [...byId.keys()]],
+      [`select * from payout_requests where key_digest in (${placeholders(firsts.size)})`, [...firsts.keys()]],
     ])) as [number, Row[]];
-    const found = new Map(stored.map((r) => [r.payout_id as string, requestFromRow(r)]));
-    return records.map((r) => {
-      const record = found.get(r.payoutId);
+    const found = new Map(stored.map((row) => [row.key_digest as string, requestFromRow(row)]));
+    return records.map((r, i) => {
+      const record = found.get(digests[i]!);
       if (!record) return { ok: false, error: new Error(`request ${r.payoutId} was not stored`) };
       return { ok: true, value: record.owner === r.owner ? { started: true } : { started: false, record } };
     });
