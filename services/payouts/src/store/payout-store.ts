@@ -644,10 +644,12 @@ export class PayoutStore {
       if (!firsts.has(digests[i]!)) firsts.set(digests[i]!, r);
     });
     const ignore = this.#db.kind === "sqlite" ? "insert or ignore" : "insert ignore";
+    // In digest order: concurrent groups retrying the same keys then lock them in one order, never crosswise.
+    const inserts = [...firsts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const [, stored] = (await this.#db.sql.many([
       [
-        `${ignore} into payout_requests (${REQUEST_COLUMNS}) values ${tuples(firsts.size, REQUEST_WIDTH)}`,
-        [...firsts].flatMap(([digest, r]) => requestValues(r, digest)),
+        `${ignore} into payout_requests (${REQUEST_COLUMNS}) values ${tuples(inserts.length, REQUEST_WIDTH)}`,
+        inserts.flatMap(([digest, r]) => requestValues(r, digest)),
       ],
       [`select * from payout_requests where key_digest in (${placeholders(firsts.size)})`, [...firsts.keys()]],
     ])) as [number, Row[]];
