@@ -17,7 +17,7 @@ import { newPayoutId } from "./domain/payout-id.ts";
 import { Reconciler } from "./reconciler.ts";
 import { entities } from "./store/entities.ts";
 import { migrations } from "./store/migrations/index.ts";
-import { PayoutStore } from "./store/payout-store.ts";
+import { PayoutStore, type RequestRecord } from "./store/payout-store.ts";
 import {
   adminClient,
   asMerchant,
@@ -97,6 +97,46 @@ describe(`payout lifecycle on ${engine} (ledger + notifier + payouts processes)`
   /** Waits for the hold to be settled the expected way (the relay runs after the status change). */
   const holdBecomes = (id: string, status: HoldStatus) =>
     eventually(async () => ((await holdOf(id)) === status ? true : undefined), 20_000, `hold ${id}`);
+
+  /** The request record of a create that died after writing it: in progress, its lock run out at `at`. */
+  const deadRequest = (
+    merchantId: string,
+    req: ReturnType<typeof request>,
+    payoutId: string,
+    at: Date,
+    fingerprint: string,
+  ): RequestRecord => ({
+    payoutId,
+    merchantId,
+    idempotencyKey: req.idempotencyKey,
+    fingerprint,
+    state: "in_progress",
+    owner: randomUUID(),
+    lockedUntil: at,
+    errorCode: null,
+    errorReason: null,
+    errorMessage: null,
+    errorField: null,
+    createdAt: at,
+    updatedAt: at,
+    expiresAt: new Date(Date.now() + 86_400_000),
+  });
+
+  /** Runs `use` with a store on the running payouts process's own database, as a crashed process left it. */
+  async function withStore<T>(use: (store: PayoutStore) => Promise<T>): Promise<T> {
+    const db = await openDatabase({
+      service: "payouts",
+      settings: storage,
+      entities,
+      migrations,
+      logger: createLogger("payouts-test", "silent"),
+    });
+    try {
+      return await use(new PayoutStore(db));
+    } finally {
+      await db.close();
+    }
+  }
 
   const balance = async (merchantId: string) => (await ledger.getBalance({ merchantId, currency: "PKR" })).balance!;
 
@@ -345,34 +385,8 @@ describe(`payout lifecycle on ${engine} (ledger + notifier + payouts processes)`
     const req = request("1234560001", 54_321n);
     const id = newPayoutId();
     // The crashed create: its request record (written before the hold) and its hold, but no payout.
-    const db = await openDatabase({
-      service: "payouts",
-      settings: storage,
-      entities,
-      migrations,
-      logger: createLogger("payouts-test", "silent"),
-    });
-    try {
-      const store = new PayoutStore(db);
-      const old = new Date(Date.now() - 600_000);
-      await store.beginRequests([
-        {
-          payoutId: id,
-          merchantId: m,
-          idempotencyKey: req.idempotencyKey,
-          fingerprint: "crashed",
-          state: "in_progress",
-          owner: randomUUID(),
-          lockedUntil: old,
-          errorCode: null,
-          errorReason: null,
-          errorMessage: null,
-          errorField: null,
-          createdAt: old,
-          updatedAt: old,
-          expiresAt: new Date(Date.now() + 86_400_000),
-        },
-      ]);
+    await withStore(async (store) => {
+      await store.beginRequests([deadRequest(m, req, id, new Date(Date.now() - 600_000), "crashed")]);
       await ledger.hold({ merchantId: m, holdId: id, amount: req.amount });
       expect((await balance(m)).lockedMinor).toBe(54_321n);
       const reconciler = new Reconciler(
@@ -382,9 +396,7 @@ describe(`payout lifecycle on ${engine} (ledger + notifier + payouts processes)`
         () => {},
       );
       await reconciler.round();
-    } finally {
-      await db.close();
-    }
+    });
     // The running payouts process relays the queued release.
     await holdBecomes(id, HoldStatus.RELEASED);
     expect(await balance(m)).toMatchObject({ lockedMinor: 0n, balanceMinor: OPENING });
@@ -394,38 +406,12 @@ describe(`payout lifecycle on ${engine} (ledger + notifier + payouts processes)`
     const m = await merchant();
     const req = request("1234560001", 24_680n);
     const id = newPayoutId();
-    const db = await openDatabase({
-      service: "payouts",
-      settings: storage,
-      entities,
-      migrations,
-      logger: createLogger("payouts-test", "silent"),
-    });
-    try {
-      // The dead create: its request record with an expired lock, and its hold, but no payout.
-      const expired = new Date(Date.now() - 1_000);
-      const [begun] = await new PayoutStore(db).beginRequests([
-        {
-          payoutId: id,
-          merchantId: m,
-          idempotencyKey: req.idempotencyKey,
-          fingerprint: fingerprintOf({ ...req, currency: "PKR", amount: req.amount.minorUnits, destType: "BANK" }),
-          state: "in_progress",
-          owner: randomUUID(),
-          lockedUntil: expired,
-          errorCode: null,
-          errorReason: null,
-          errorMessage: null,
-          errorField: null,
-          createdAt: expired,
-          updatedAt: expired,
-          expiresAt: new Date(Date.now() + 86_400_000),
-        },
-      ]);
-      expect(begun).toMatchObject({ ok: true, value: { started: true } });
-    } finally {
-      await db.close();
-    }
+    // The dead create: its request record with an expired lock, and its hold, but no payout.
+    const fingerprint = fingerprintOf({ ...req, currency: "PKR", amount: req.amount.minorUnits, destType: "BANK" });
+    const [begun] = await withStore((store) =>
+      store.beginRequests([deadRequest(m, req, id, new Date(Date.now() - 1_000), fingerprint)]),
+    );
+    expect(begun).toMatchObject({ ok: true, value: { started: true } });
     await ledger.hold({ merchantId: m, holdId: id, amount: req.amount });
     const retried = (await payouts.createPayout(req, asMerchant(m))).payout!;
     expect(retried.id).toBe(id);
