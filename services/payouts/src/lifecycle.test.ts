@@ -27,6 +27,7 @@ import {
   type ServiceProcess,
   startService,
 } from "./test-processes.ts";
+import { requestRecord } from "./test-records.ts";
 
 const storage = testStorage();
 const engine = storage.DATABASE_URL ? "MariaDB/MySQL" : "SQLite";
@@ -105,22 +106,16 @@ describe(`payout lifecycle on ${engine} (ledger + notifier + payouts processes)`
     payoutId: string,
     at: Date,
     fingerprint: string,
-  ): RequestRecord => ({
-    payoutId,
-    merchantId,
-    idempotencyKey: req.idempotencyKey,
-    fingerprint,
-    state: "in_progress",
-    owner: randomUUID(),
-    lockedUntil: at,
-    errorCode: null,
-    errorReason: null,
-    errorMessage: null,
-    errorField: null,
-    createdAt: at,
-    updatedAt: at,
-    expiresAt: new Date(Date.now() + 86_400_000),
-  });
+  ): RequestRecord =>
+    requestRecord({
+      payoutId,
+      merchantId,
+      idempotencyKey: req.idempotencyKey,
+      fingerprint,
+      lockedUntil: at,
+      createdAt: at,
+      updatedAt: at,
+    });
 
   /** Runs `use` with a store on the running payouts process's own database, as a crashed process left it. */
   async function withStore<T>(use: (store: PayoutStore) => Promise<T>): Promise<T> {

@@ -25,6 +25,7 @@ import { OutboxRelay } from "./relay.ts";
 import { entities } from "./store/entities.ts";
 import { migrations } from "./store/migrations/index.ts";
 import { PayoutStore, type RequestRecord } from "./store/payout-store.ts";
+import { requestRecord as recordOf } from "./test-records.ts";
 
 const settings = testStorage();
 const engine = settings.DATABASE_URL ? "MariaDB/MySQL" : "SQLite";
@@ -57,26 +58,8 @@ function newPayout(overrides: Partial<PayoutRow> = {}): PayoutRow {
   };
 }
 
-function requestRecord(overrides: Partial<RequestRecord> = {}): RequestRecord {
-  const now = new Date();
-  return {
-    payoutId: `po_${randomUUID().replaceAll("-", "").slice(0, 24)}`,
-    merchantId: "m_loops",
-    idempotencyKey: `key-${randomUUID()}`,
-    fingerprint: "fp",
-    state: "in_progress",
-    owner: randomUUID(),
-    lockedUntil: new Date(now.getTime() + 30_000),
-    errorCode: null,
-    errorReason: null,
-    errorMessage: null,
-    errorField: null,
-    createdAt: now,
-    updatedAt: now,
-    expiresAt: new Date(now.getTime() + 86_400_000),
-    ...overrides,
-  };
-}
+/** A request record of this file's merchant. */
+const requestRecord = (overrides: Partial<RequestRecord> = {}) => recordOf({ merchantId: "m_loops", ...overrides });
 
 /** A rail that always answers the same. */
 const railOf = (outcome: BankOutcome): BankRail & { calls: number } => {

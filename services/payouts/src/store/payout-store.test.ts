@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createLogger, type Database, dropTestDatabases, openDatabase, testStorage } from "@mypay/kit";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { PayoutRow } from "../payout-message.ts";
+import { requestRecord } from "../test-records.ts";
 import { entities } from "./entities.ts";
 import { migrations } from "./migrations/index.ts";
 import { type ClaimedPayout, type PayoutChange, PayoutStore } from "./payout-store.ts";
@@ -541,22 +542,8 @@ describe(`payout request records on ${engine}, from before time-ordered ids`, ()
     }
     const after = await open(migrations);
     try {
-      const record = (first: string) => ({
-        payoutId: `po_${randomUUID().replaceAll("-", "").slice(0, 24)}`,
-        merchantId: "m_demo",
-        idempotencyKey: first,
-        fingerprint: "fp",
-        state: "in_progress" as const,
-        owner: "retry",
-        lockedUntil: now,
-        errorCode: null,
-        errorReason: null,
-        errorMessage: null,
-        errorField: null,
-        createdAt: now,
-        updatedAt: now,
-        expiresAt: now,
-      });
+      const record = (idempotencyKey: string) =>
+        requestRecord({ merchantId: "m_demo", idempotencyKey, owner: "retry", lockedUntil: now, expiresAt: now });
       const [same, otherCase] = await new PayoutStore(after).beginRequests([record("order-1"), record("Order-1")]);
       expect(same).toMatchObject({
         ok: true,
