@@ -1,7 +1,9 @@
 /**
  * End-to-end benchmark: what a merchant experiences, against the machine's own limits, in one run.
  *   npm run bench -- [--quick] [--soak] [--soak-minutes N] [--seconds N] [--concurrency N] [--merchants N]
- * See bench/README.md for the method. Loopback only, bounded in time, drops its databases.
+ *                    [--target http://127.0.0.1:8080]
+ * See bench/README.md for the method. Loopback only, bounded in time; drops the databases of the meshes it
+ * starts (a running mesh named by --target keeps its data).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -25,15 +27,18 @@ const { values } = parseArgs({
     seconds: { type: "string" },
     concurrency: { type: "string", default: "64" },
     merchants: { type: "string", default: "50" },
+    target: { type: "string" },
   },
 });
 const phaseMs = 1000 * Number(values.seconds ?? (values.quick ? 3 : 15));
 const concurrency = Number(values.concurrency);
 const merchantCount = Number(values.merchants);
 const soakMinutes = Number(values["soak-minutes"]);
-if (!Number.isInteger(soakMinutes) || soakMinutes < 2) throw new Error("--soak-minutes must be a whole number ≥ 2");
-if (!Number.isInteger(merchantCount) || merchantCount < 1) throw new Error("--merchants must be a whole number ≥ 1");
-const ADMIN_KEY = "mypay_admin_sandbox_7d2e9b4c1a6f3e80";
+if (!Number.isInteger(soakMinutes) || soakMinutes < 2) usageError("--soak-minutes must be a whole number ≥ 2");
+if (!Number.isInteger(merchantCount) || merchantCount < 1) usageError("--merchants must be a whole number ≥ 1");
+const target = values.target === undefined ? undefined : loopbackTarget(values.target);
+// The gateway's own setting and default, so a mesh the bench starts and a running one agree.
+const ADMIN_KEY = process.env.ADMIN_API_KEY?.trim() || "mypay_admin_sandbox_7d2e9b4c1a6f3e80";
 const serverUrl = process.env.MYSQL_URL || process.env.DATABASE_URL || "mysql://root@127.0.0.1:3306";
 const runId = `bench${Date.now().toString(36)}`;
 const storageFor = (name: string): StorageSettings => ({
@@ -98,7 +103,7 @@ class PayoutDriver {
   readonly #gateway: Pool;
   #n = 0;
 
-  constructor(mesh: RunningMesh, receiver: Receiver) {
+  constructor(mesh: MeshUnderTest, receiver: Receiver) {
     this.receiver = receiver;
     this.#gateway = new Pool(mesh.gatewayUrl, { connections: concurrency });
   }
@@ -196,29 +201,93 @@ class PayoutDriver {
   }
 }
 
+function usageError(message: string): never {
+  console.error(`bench: ${message}`);
+  process.exit(2);
+}
+
+/** `--target`: a running mesh's gateway on this machine (the bench sends load to loopback only). */
+function loopbackTarget(value: string): URL {
+  const url = URL.parse(value);
+  if (url?.protocol !== "http:" || !["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)) {
+    usageError(
+      `--target must be the gateway's http:// URL on this machine, such as http://127.0.0.1:8080 (got ${value})`,
+    );
+  }
+  return url;
+}
+
+/** The mesh under load: its gateway, and where each service serves its /metrics. */
+interface MeshUnderTest {
+  gatewayUrl: string;
+  metricsUrls: Record<string, string>;
+}
+
+/**
+ * The running mesh named by `--target`. Its other services are found on the same host at the ports their
+ * settings name (`LEDGER_PORT`, `PAYOUTS_PORT`, `NOTIFIER_PORT`; the defaults of `npm start`); each must
+ * answer on /metrics before any load is sent.
+ */
+async function targetMesh(gateway: URL): Promise<MeshUnderTest> {
+  const at = (name: string, fallback: number) => `http://${gateway.hostname}:${process.env[name]?.trim() || fallback}`;
+  const metricsUrls = {
+    ledger: at("LEDGER_PORT", 50051),
+    payouts: at("PAYOUTS_PORT", 50052),
+    notifier: at("NOTIFIER_PORT", 50053),
+    gateway: gateway.origin,
+  };
+  for (const [service, url] of Object.entries(metricsUrls)) {
+    const ok = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(2_000) }).then(
+      async (res) => {
+        await res.body?.cancel();
+        return res.ok;
+      },
+      () => false,
+    );
+    if (!ok)
+      usageError(`--target: no ${service} metrics at ${url}/metrics; set ${service.toUpperCase()}_PORT to its port`);
+  }
+  return { gatewayUrl: gateway.origin, metricsUrls };
+}
+
+/**
+ * Runs `run` against a fresh mesh on its own databases (dropped afterwards), or against a `running` one,
+ * whose settings and data are left as they are (its bench merchants stay).
+ */
 async function withMesh<T>(
   name: string,
-  env: Record<string, string>,
-  run: (mesh: RunningMesh, driver: PayoutDriver) => Promise<T>,
+  { env, running }: { env: Record<string, string>; running?: MeshUnderTest | undefined },
+  run: (mesh: MeshUnderTest, driver: PayoutDriver) => Promise<T>,
 ) {
   const receiver = new Receiver();
   await receiver.start();
-  // The gateway's per-merchant rate limits would cap the measurement: the bench drives one merchant.
-  const mesh = await startMesh(storageFor(name), {
-    LOG_LEVEL: "error",
-    RATE_LIMIT_READ_PER_SEC: "0",
-    RATE_LIMIT_WRITE_PER_SEC: "0",
-    ...env,
-  });
+  let started: RunningMesh | undefined;
+  let mesh = running;
+  if (!mesh) {
+    // The gateway's per-merchant rate limits would cap the measurement: the bench drives one merchant.
+    started = await startMesh(storageFor(name), {
+      LOG_LEVEL: "error",
+      RATE_LIMIT_READ_PER_SEC: "0",
+      RATE_LIMIT_WRITE_PER_SEC: "0",
+      ...env,
+    });
+    const ports = Object.entries(started.ports).map(([key, port]) => [
+      key.replace(/_PORT$/, "").toLowerCase(),
+      `http://127.0.0.1:${port}`,
+    ]);
+    mesh = { gatewayUrl: started.gatewayUrl, metricsUrls: Object.fromEntries(ports) };
+  }
   const driver = new PayoutDriver(mesh, receiver);
   try {
     await driver.openMerchants();
     return await run(mesh, driver);
   } finally {
     await driver.close();
-    await mesh.stop();
     receiver.close();
-    await dropTestDatabases(storageFor(name));
+    if (started) {
+      await started.stop();
+      await dropTestDatabases(storageFor(name));
+    }
   }
 }
 
@@ -229,6 +298,13 @@ const pcts = (sorted: number[], ps: number[]) => ps.map((p) => ms(percentile(sor
 console.log(
   `MyPay end-to-end benchmark · ${phaseMs / 1000} s phases · concurrency ${concurrency} · ${merchantCount} merchants · MariaDB/MySQL`,
 );
+// Checked before the baselines, so a wrong port fails at once.
+const targeted = target ? await targetMesh(target) : undefined;
+if (target) {
+  console.log(
+    `  load goes to the running mesh at ${target.origin} with its own settings: for figures comparable to the bench's own mesh, start it with BANK_DELAY_MS=0 RATE_LIMIT_READ_PER_SEC=0 RATE_LIMIT_WRITE_PER_SEC=0 on the database server of MYSQL_URL`,
+  );
+}
 
 const rawHot = await rawCommitRate(serverUrl, `${runId}_raw_hot`, 1, concurrency, phaseMs);
 const rawSpread = await rawCommitRate(serverUrl, `${runId}_raw_spread`, 1000, concurrency, phaseMs);
@@ -243,11 +319,11 @@ interface CpuReading {
 
 const meter = await DatabaseWorkMeter.open(serverUrl);
 
-const mesh = await withMesh("mesh", { BANK_DELAY_MS: "0" }, async (running, driver) => {
-  const watch = watchServices(running.ports);
+const mesh = await withMesh("mesh", { env: { BANK_DELAY_MS: "0" }, running: targeted }, async (running, driver) => {
+  const watch = watchServices(running.metricsUrls);
   const cpuNow = async (): Promise<CpuReading> => ({
     services: await Promise.all(
-      Object.values(running.ports).map(async (port) => (await sampleService(`http://127.0.0.1:${port}`)).cpuSeconds),
+      Object.values(running.metricsUrls).map(async (url) => (await sampleService(url)).cpuSeconds),
     ),
     database: databaseCpuSeconds(),
     bench: ownCpuSeconds(),
@@ -257,8 +333,8 @@ const mesh = await withMesh("mesh", { BANK_DELAY_MS: "0" }, async (running, driv
   const cpuPerPayout = (before: CpuReading, after: CpuReading, settled: number) => {
     const perPayout = (end: number, start: number) => ((end - start) * 1000) / settled;
     return {
-      services: Object.keys(running.ports).map((key, i) => ({
-        service: key.replace(/_PORT$/, "").toLowerCase(),
+      services: Object.keys(running.metricsUrls).map((service, i) => ({
+        service,
         ms: perPayout(after.services[i]!, before.services[i]!),
       })),
       database: perPayout(after.database, before.database),
@@ -319,7 +395,7 @@ const mesh = await withMesh("mesh", { BANK_DELAY_MS: "0" }, async (running, driv
   let soakErrors = 0;
   let soakUnsettled = 0;
   if (values.soak) {
-    const soakWatch = watchServices(running.ports, 10_000);
+    const soakWatch = watchServices(running.metricsUrls, 10_000);
     // The database's work per payout created in each minute: whether it grows as the tables do.
     const minutes: Array<{ work: DatabaseWork; created: number }> = [];
     const readMinute = async () => minutes.push({ work: await meter.read(), created: driver.createdAt.size });
@@ -339,8 +415,7 @@ const mesh = await withMesh("mesh", { BANK_DELAY_MS: "0" }, async (running, driv
     const minuteWork = (i: number) =>
       workPer(minutes[i]!.work, minutes[i + 1]!.work, minutes[i + 1]!.created - minutes[i]!.created);
     soak = {
-      services: Object.keys(running.ports).map((key) => {
-        const service = key.replace(/_PORT$/, "").toLowerCase();
+      services: Object.keys(running.metricsUrls).map((service) => {
         const series = soakWatch.samples.filter((s) => s.service === service).map((s) => s.sample);
         return {
           service,
@@ -369,10 +444,12 @@ const mesh = await withMesh("mesh", { BANK_DELAY_MS: "0" }, async (running, driv
   };
 });
 
-// The old system: 5 s poll, 10 rows a batch, one at a time, 1 s bank call.
+// The old system: 5 s poll, 10 rows a batch, one at a time, 1 s bank call. Always a mesh of the bench's
+// own, also with --target: seed mode is a setting of the payouts service.
 // The window opens once the backlog is in, so the time spent creating it is not counted against the seed.
 const seedWindowMs = values.quick ? 20_000 : 30_000;
-const seed = await withMesh("seed", { PAYOUTS_SEED_MODE: "true", BANK_DELAY_MS: "1000" }, async (_running, driver) => {
+const seedEnv = { PAYOUTS_SEED_MODE: "true", BANK_DELAY_MS: "1000" };
+const seed = await withMesh("seed", { env: seedEnv }, async (_running, driver) => {
   await Promise.all(
     Array.from({ length: 10 }, async () => {
       for (let i = 0; i < 10; i++) await driver.create();

@@ -19,20 +19,20 @@ export async function sampleService(baseUrl: string): Promise<ServiceSample> {
   };
 }
 
-/** Samples every service every `everyMs` until stopped; keeps the peak RSS and the CPU used. */
-export function watchServices(ports: Record<string, number>, everyMs = 1000) {
-  const services = Object.entries(ports).map(([key, port]) => ({
-    service: key.replace(/_PORT$/, "").toLowerCase(),
-    port,
-  }));
+/**
+ * Samples every service (name → base URL of its /metrics) every `everyMs` until stopped; keeps the peak
+ * RSS and the CPU used.
+ */
+export function watchServices(metricsUrls: Record<string, string>, everyMs = 1000) {
+  const services = Object.entries(metricsUrls).map(([service, url]) => ({ service, url }));
   const first = new Map<string, ServiceSample>();
   const last = new Map<string, ServiceSample>();
   const peakRss = new Map<string, number>();
   const samples: Array<{ at: number; service: string; sample: ServiceSample }> = [];
   const take = async () => {
     await Promise.all(
-      services.map(async ({ service, port }) => {
-        const sample = await sampleService(`http://127.0.0.1:${port}`).catch(() => undefined);
+      services.map(async ({ service, url }) => {
+        const sample = await sampleService(url).catch(() => undefined);
         if (!sample) return;
         if (!first.has(service)) first.set(service, sample);
         last.set(service, sample);
