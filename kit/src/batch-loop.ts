@@ -6,8 +6,12 @@ export interface BatchLoopOptions {
   /** Cron tick in seconds (1–59): the loop runs at least this often. */
   tickSeconds: number;
   logger: Logger;
-  /** One round: claim a batch, work it, commit once. Resolves true when a full batch was found (run again at once). */
-  round: () => Promise<boolean>;
+  /**
+   * One round: claim a batch, work it, commit once. Resolves true when a full batch was found (run again at
+   * once). `stopping` is aborted when the loop is asked to stop: a round may then leave work it has not
+   * started to another process rather than keep the shutdown waiting.
+   */
+  round: (stopping: AbortSignal) => Promise<boolean>;
 }
 
 /**
@@ -20,7 +24,7 @@ export class BatchLoop {
   #task: ScheduledTask | undefined;
   #running: Promise<void> | undefined;
   #again = false;
-  #stopped = false;
+  readonly #stopping = new AbortController();
 
   constructor(options: BatchLoopOptions) {
     this.#options = options;
@@ -35,7 +39,7 @@ export class BatchLoop {
   }
 
   wake(): void {
-    if (this.#stopped) return;
+    if (this.#stopping.signal.aborted) return;
     if (this.#running) {
       this.#again = true;
       return;
@@ -49,16 +53,17 @@ export class BatchLoop {
     });
   }
 
-  /** Stops ticking and waits for the round in flight to commit. */
+  /** Stops ticking, tells the round in flight, and waits for it to commit. */
   async stop(): Promise<void> {
-    this.#stopped = true;
+    this.#stopping.abort();
     await this.#task?.destroy();
     await this.#running;
   }
 
   async #drain(): Promise<void> {
     try {
-      while (!this.#stopped && (await this.#options.round())) {
+      const stopping = this.#stopping.signal;
+      while (!stopping.aborted && (await this.#options.round(stopping))) {
         // a full batch: there may be more due right now
       }
     } catch (err) {

@@ -187,6 +187,61 @@ describe(`background loops on ${engine}`, () => {
     expect(pending!.nextAttemptAt.getTime()).toBeGreaterThan(Date.now() + 50_000);
   });
 
+  it("stops after the bank calls in flight: their answers are committed, the rest handed back at once", async () => {
+    // A bank that answers only when the test says so, one call at a time (as in seed mode): before, a stop
+    // waited for the whole batch, here five calls.
+    const sent: string[] = [];
+    let answer = () => {};
+    const slowRail: BankRail = {
+      async send(transfer) {
+        sent.push(transfer.payoutId);
+        await new Promise<void>((resolve) => {
+          answer = resolve;
+        });
+        return { kind: "success", pspReference: "PSP-SLOW", processedAt: new Date() };
+      },
+    };
+    const processor = new Processor(
+      store,
+      slowRail,
+      {
+        tickSeconds: 59,
+        batchSize: 5,
+        concurrency: 1,
+        leaseMs: 30_000,
+        maxAttempts: 3,
+        retryBaseMs: 5,
+        retryCapMs: 20,
+      },
+      logger,
+      () => {},
+    );
+    const rows = Array.from({ length: 5 }, () => newPayout());
+    for (const row of rows) await store.insert(row, "merchant:test");
+    processor.loop.wake();
+    while (sent.length === 0) await sleep(5);
+    const stopped = processor.loop.stop();
+    answer();
+    await stopped;
+    expect(sent).toHaveLength(1);
+    const first = rows.find((r) => r.id === sent[0])!;
+    const rest = rows.filter((r) => r !== first);
+    expect(await store.get(first.merchantId, first.id)).toMatchObject({ status: "SUCCESS", attempts: 1 });
+    for (const row of rest) {
+      expect(await store.get(row.merchantId, row.id)).toMatchObject({ status: "PROCESSING", attempts: 0 });
+    }
+
+    // Due again at once (no lease to wait out), their claim's attempt not counted: each is sent once.
+    const rail = railOf({ kind: "success", pspReference: "PSP-NEXT", processedAt: new Date() });
+    const next = processorWith(rail);
+    const settled = async () =>
+      (await Promise.all(rest.map((r) => store.get(r.merchantId, r.id)))).every((r) => r?.status === "SUCCESS");
+    await runUntil(next, settled, 20);
+    await next.loop.stop();
+    expect(rail.calls).toBe(4);
+    for (const row of rest) expect((await store.get(row.merchantId, row.id))?.attempts).toBe(1);
+  });
+
   it("bounds the backlog from cached counts the loops refresh", async () => {
     const backlog = new Backlog(store, 3, 0);
     await backlog.refreshDue();

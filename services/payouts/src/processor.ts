@@ -48,12 +48,16 @@ export class Processor {
       name: "processor",
       tickSeconds: options.tickSeconds,
       logger,
-      round: () => this.#round(),
+      round: (stopping) => this.#round(stopping),
     });
   }
 
-  /** One round: claim a batch, ask the bank about each payout, commit all outcomes at once. */
-  async #round(): Promise<boolean> {
+  /**
+   * One round: claim a batch, ask the bank about each payout, commit all outcomes at once. Once `stopping`
+   * is aborted no more bank calls start: the answers in flight are committed and the payouts not yet sent
+   * are handed back at once, so a shutdown waits for one bank call, not for the rest of the batch.
+   */
+  async #round(stopping: AbortSignal): Promise<boolean> {
     if (this.#unapplied.length > 0) {
       // Without this the bank would be asked again once the leases ran out.
       await this.#store.applyChanges(this.#unapplied);
@@ -63,11 +67,14 @@ export class Processor {
     const claimed = await this.#store.claimDue(this.#options.batchSize, this.#options.leaseMs);
     if (claimed.length > 0) {
       this.#metrics?.batch(claimed.length);
-      const changes = await mapBounded(claimed, this.#options.concurrency, (c) => this.#attempt(c));
+      const { results: changes, unstarted } = await mapUntilStopped(claimed, this.#options.concurrency, stopping, (c) =>
+        this.#attempt(c),
+      );
       this.#unapplied = changes;
       await this.#store.applyChanges(changes);
       this.#unapplied = [];
       this.#afterBatch();
+      if (unstarted.length > 0) await this.#store.handBack(unstarted);
     }
     await this.#backlog?.refreshDue();
     return claimed.length === this.#options.batchSize;
@@ -149,16 +156,24 @@ export class Processor {
   }
 }
 
-/** Maps with at most `limit` calls in flight, keeping input order. */
-async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
+/**
+ * Maps in input order with at most `limit` calls in flight, starting none once `stopping` is aborted:
+ * the results of the calls that started, and the items never started.
+ */
+async function mapUntilStopped<T, R>(
+  items: T[],
+  limit: number,
+  stopping: AbortSignal,
+  fn: (item: T) => Promise<R>,
+): Promise<{ results: R[]; unstarted: T[] }> {
+  const results: R[] = [];
   let next = 0;
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && !stopping.aborted) {
       const i = next++;
       results[i] = await fn(items[i]!);
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
+  return { results: results.slice(0, next), unstarted: items.slice(next) };
 }

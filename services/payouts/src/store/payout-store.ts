@@ -445,6 +445,24 @@ export class PayoutStore {
   }
 
   /**
+   * Hands back claimed payouts whose bank call never started (a processor stopping mid-batch): their lease
+   * ends now, so any processor claims them again at once, and the attempt their claim counted is taken
+   * back. Rows no longer under the claim's lease are left alone.
+   */
+  async handBack(claims: readonly ClaimedPayout[]): Promise<void> {
+    const now = new Date();
+    const byLease = new Map<string, string[]>();
+    for (const { leaseId, row } of claims) byLease.set(leaseId, [...(byLease.get(leaseId) ?? []), row.id]);
+    for (const [leaseId, ids] of byLease) {
+      await this.#db.sql.run(
+        `update payouts set lease_until = ?, attempts = attempts - 1, updated_at = ?
+          where status = 'PROCESSING' and lease_id = ? and id in (${placeholders(ids.length)})`,
+        [now, now, leaseId, ...ids],
+      );
+    }
+  }
+
+  /**
    * Claims up to `limit` due outbox messages under a lease, oldest first: messages no process has in hand
    * (failed ones past their retry time, or those whose process died before relaying them).
    */
