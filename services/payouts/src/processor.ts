@@ -175,5 +175,5 @@ async function mapUntilStopped<T, R>(
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return { results: results.slice(0, next), unstarted: items.slice(next) };
+  return { results, unstarted: items.slice(next) };
 }
