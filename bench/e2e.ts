@@ -534,10 +534,14 @@ for (const [k, v] of table) console.log(`  ${k.padEnd(width)}  ${v}`);
 if (Object.keys(mesh.failures).length > 0) console.log(`  create failures by status: ${JSON.stringify(mesh.failures)}`);
 mkdirSync(join(import.meta.dirname, "results"), { recursive: true });
 const file = join(import.meta.dirname, "results", `${new Date().toISOString().replaceAll(":", "-")}.json`);
-writeFileSync(
-  file,
-  `${JSON.stringify({ phaseMs, concurrency, table: Object.fromEntries(table), failures: mesh.failures }, null, 2)}\n`,
-);
+const summary = {
+  phaseMs,
+  concurrency,
+  target: target?.origin ?? null,
+  table: Object.fromEntries(table),
+  failures: mesh.failures,
+};
+writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
 console.log(`results written to ${file}`);
 await meter.close();
 process.exit(errors === 0 ? 0 : 1);
