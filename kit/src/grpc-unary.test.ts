@@ -880,7 +880,9 @@ function runScript(source: string, args: string[] = []): ChildProcess & { output
 /** Resolves with the exit code once the child exits; rejects if it is still running after `limitMs`. */
 function exited(child: ChildProcess, limitMs: number): Promise<number | null> {
   return new Promise((done, fail) => {
-    if (child.exitCode !== null) return done(child.exitCode);
+    // A child killed by a signal keeps exitCode null: its signalCode says it has exited (its "exit" event
+    // may have fired before this was called).
+    if (child.exitCode !== null || child.signalCode !== null) return done(child.exitCode);
     const timer = setTimeout(() => fail(new Error(`the child did not exit within ${limitMs} ms`)), limitMs);
     child.once("exit", (code) => {
       clearTimeout(timer);
