@@ -234,15 +234,23 @@ async function main(): Promise<void> {
     NOTIFIER_URL: notifierProc.url,
     PAYOUTS_SEED_MODE: "true",
   });
+  // The old poller commits a whole batch (10 payouts, ~10 s) at once, so the count at the end of a fixed
+  // window jumps by 10 with a few hundred ms of start-up: the rate is taken at the window's last commit.
   const windowStart = Date.now();
-  await sleep(SEED_SECONDS * 1000);
-  const [done] = await q<Array<{ n: number }>>(
-    `select count(*) as n from payouts where status in ${FINAL} and id in (?)`,
-    [seedBacklog],
-  );
-  const seedSeconds = (Date.now() - windowStart) / 1000;
+  let finalised = 0;
+  let lastCommitAt = windowStart;
+  while (Date.now() - windowStart < SEED_SECONDS * 1000) {
+    await sleep(200);
+    const [done] = await q<Array<{ n: number }>>(
+      `select count(*) as n from payouts where status in ${FINAL} and id in (?)`,
+      [seedBacklog],
+    );
+    if (Number(done?.n ?? 0) > finalised) [finalised, lastCommitAt] = [Number(done?.n), Date.now()];
+  }
+  const seedWindow = (Date.now() - windowStart) / 1000;
+  const seedSeconds = (lastCommitAt - windowStart) / 1000;
   await stop(seedWorker.child);
-  const seedRate = Number(done?.n ?? 0) / seedSeconds;
+  const seedRate = finalised / seedSeconds;
   // A backlog of N drains in order at seedRate: payout i is final after i/seedRate seconds.
   const seedP = (p: number) => ((p / 100) * PAYOUTS) / seedRate;
 
@@ -262,7 +270,7 @@ async function main(): Promise<void> {
     `              of which created → claimed p50 ${percentile(toClaim, 50)} ms, p99 ${percentile(toClaim, 99)} ms; claimed → final p50 ${percentile(claimToFinal, 50)} ms, p99 ${percentile(claimToFinal, 99)} ms`,
   );
   console.log(
-    `  seed mode:  ${seedRate.toFixed(2)} finalised/s (${done?.n} in a ${seedSeconds.toFixed(0)} s window); ${PAYOUTS} would take ${(PAYOUTS / seedRate).toFixed(0)} s, p50 ${seedP(50).toFixed(0)} s, p99 ${seedP(99).toFixed(0)} s (extrapolated)`,
+    `  seed mode:  ${seedRate.toFixed(2)} finalised/s (${finalised} by its last commit, ${seedSeconds.toFixed(1)} s into a ${seedWindow.toFixed(0)} s window); ${PAYOUTS} would take ${(PAYOUTS / seedRate).toFixed(0)} s, p50 ${seedP(50).toFixed(0)} s, p99 ${seedP(99).toFixed(0)} s (extrapolated)`,
   );
   console.log(`  ratio:      ${(rate / seedRate).toFixed(0)}× the seed mode's throughput (target ≥ 500×)`);
 }
