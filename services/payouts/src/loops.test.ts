@@ -19,7 +19,7 @@ import type { BankOutcome, BankRail } from "./bank/bank-rail.ts";
 import { payoutsSettings, withSeedMode } from "./config.ts";
 import { PayoutMetrics } from "./metrics.ts";
 import type { PayoutRow } from "./payout-message.ts";
-import { Processor } from "./processor.ts";
+import { Processor, type ProcessorOptions } from "./processor.ts";
 import { Reconciler } from "./reconciler.ts";
 import { OutboxRelay } from "./relay.ts";
 import { entities } from "./store/entities.ts";
@@ -60,6 +60,17 @@ function newPayout(overrides: Partial<PayoutRow> = {}): PayoutRow {
 
 /** A request record of this file's merchant. */
 const requestRecord = (overrides: Partial<RequestRecord> = {}) => recordOf({ merchantId: "m_loops", ...overrides });
+
+/** The processor's options in these tests (rounds are woken by hand: the cron tick is 59 s). */
+const PROCESSOR_OPTIONS: ProcessorOptions = {
+  tickSeconds: 59,
+  batchSize: 50,
+  concurrency: 4,
+  leaseMs: 30_000,
+  maxAttempts: 3,
+  retryBaseMs: 5,
+  retryCapMs: 20,
+};
 
 /** A rail that always answers the same. */
 const railOf = (outcome: BankOutcome): BankRail & { calls: number } => {
@@ -103,22 +114,7 @@ describe(`background loops on ${engine}`, () => {
   });
 
   const processorWith = (rail: BankRail, maxAttempts = 3) =>
-    new Processor(
-      store,
-      rail,
-      {
-        tickSeconds: 59,
-        batchSize: 50,
-        concurrency: 4,
-        leaseMs: 30_000,
-        maxAttempts,
-        retryBaseMs: 5,
-        retryCapMs: 20,
-      },
-      logger,
-      () => {},
-      { metrics },
-    );
+    new Processor(store, rail, { ...PROCESSOR_OPTIONS, maxAttempts }, logger, () => {}, { metrics });
 
   /** Runs processor rounds until `done` holds (rounds are woken by hand; the cron tick is 59 s). */
   async function runUntil(processor: Processor, done: () => Promise<boolean>, rounds = 200): Promise<void> {
@@ -162,15 +158,7 @@ describe(`background loops on ${engine}`, () => {
     const processor = new Processor(
       store,
       rail,
-      {
-        tickSeconds: 59,
-        batchSize: 50,
-        concurrency: 4,
-        leaseMs: 30_000,
-        maxAttempts: 3,
-        retryBaseMs: 60_000,
-        retryCapMs: 60_000,
-      },
+      { ...PROCESSOR_OPTIONS, retryBaseMs: 60_000, retryCapMs: 60_000 },
       logger,
       () => {},
     );
@@ -204,15 +192,7 @@ describe(`background loops on ${engine}`, () => {
     const processor = new Processor(
       store,
       slowRail,
-      {
-        tickSeconds: 59,
-        batchSize: 5,
-        concurrency: 1,
-        leaseMs: 30_000,
-        maxAttempts: 3,
-        retryBaseMs: 5,
-        retryCapMs: 20,
-      },
+      { ...PROCESSOR_OPTIONS, batchSize: 5, concurrency: 1 },
       logger,
       () => {},
     );
