@@ -245,7 +245,11 @@ async function main(): Promise<void> {
       `select count(*) as n from payouts where status in ${FINAL} and id in (?)`,
       [seedBacklog],
     );
-    if (Number(done?.n ?? 0) > finalised) [finalised, lastCommitAt] = [Number(done?.n), Date.now()];
+    const n = Number(done?.n ?? 0);
+    if (n > finalised) {
+      finalised = n;
+      lastCommitAt = Date.now();
+    }
   }
   const seedWindow = (Date.now() - windowStart) / 1000;
   const seedSeconds = (lastCommitAt - windowStart) / 1000;
