@@ -59,7 +59,7 @@ async function harness(options: HarnessOptions = {}) {
   const events = new EventStore(db, schedule);
   const makeLoop = () => {
     const sender = new WebhookSender({ policy, timeoutMs });
-    cleanups.push(() => sender.close());
+    cleanups.push(async () => sender.close());
     const loop = new DeliveryLoop({
       store: deliveries,
       sender,
