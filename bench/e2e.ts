@@ -387,7 +387,15 @@ const mesh = await withMesh("mesh", { env: { BANK_DELAY_MS: "0" }, running: targ
 
   let soak:
     | {
-        services: Array<{ service: string; rssStartMb: number; rssEndMb: number; loopP99Ms: number }>;
+        services: Array<{
+          service: string;
+          rssStartMb: number;
+          rssMiddleMb: number;
+          rssEndMb: number;
+          loopP99Ms: number;
+          /** Every sample: seconds into the soak, RSS in MB, event-loop delay p99 in ms. */
+          series: Array<[number, number, number]>;
+        }>;
         firstMinute: DatabaseWork;
         lastMinute: DatabaseWork;
       }
@@ -401,6 +409,7 @@ const mesh = await withMesh("mesh", { env: { BANK_DELAY_MS: "0" }, running: targ
     const readMinute = async () => minutes.push({ work: await meter.read(), created: driver.createdAt.size });
     await readMinute();
     const everyMinute = setInterval(readMinute, 60_000);
+    const soakStarted = Date.now();
     soakErrors = (
       await openLoop(
         halfRate,
@@ -416,12 +425,22 @@ const mesh = await withMesh("mesh", { env: { BANK_DELAY_MS: "0" }, running: targ
       workPer(minutes[i]!.work, minutes[i + 1]!.work, minutes[i + 1]!.created - minutes[i]!.created);
     soak = {
       services: Object.keys(running.metricsUrls).map((service) => {
-        const series = soakWatch.samples.filter((s) => s.service === service).map((s) => s.sample);
+        const series = soakWatch.samples
+          .filter((s) => s.service === service)
+          .map(({ at, sample }): [number, number, number] => [
+            Math.round((at - soakStarted) / 1000),
+            Math.round(sample.rssBytes / 2 ** 20),
+            Math.round(sample.eventLoopP99Seconds * 10_000) / 10,
+          ]);
+        // The first sample is taken before the soak's load starts; the middle one splits warm-up from steady state.
+        const rssAt = (i: number) => series[i]?.[1] ?? Number.NaN;
         return {
           service,
-          rssStartMb: (series[1]?.rssBytes ?? Number.NaN) / 2 ** 20,
-          rssEndMb: (series.at(-1)?.rssBytes ?? Number.NaN) / 2 ** 20,
-          loopP99Ms: 1000 * Math.max(...series.map((s) => s.eventLoopP99Seconds)),
+          rssStartMb: rssAt(1),
+          rssMiddleMb: rssAt(Math.floor(series.length / 2)),
+          rssEndMb: rssAt(series.length - 1),
+          loopP99Ms: Math.max(...series.map((s) => s[2])),
+          series,
         };
       }),
       firstMinute: minuteWork(0),
@@ -509,8 +528,8 @@ const table: Array<[string, string]> = [
     `${s.peakRssMb.toFixed(0)} MB · ${s.cpuSeconds.toFixed(1)} s`,
   ]),
   ...(mesh.soak?.services ?? []).map((s): [string, string] => [
-    `soak ${s.service}: RSS start → end · loop p99`,
-    `${s.rssStartMb.toFixed(0)} → ${s.rssEndMb.toFixed(0)} MB · ${s.loopP99Ms.toFixed(1)} ms`,
+    `soak ${s.service}: RSS start → middle → end · loop p99`,
+    `${s.rssStartMb} → ${s.rssMiddleMb} → ${s.rssEndMb} MB · ${s.loopP99Ms.toFixed(1)} ms`,
   ]),
   ...(mesh.soak
     ? ([
@@ -540,6 +559,7 @@ const summary = {
   target: target?.origin ?? null,
   table: Object.fromEntries(table),
   failures: mesh.failures,
+  soakSeries: mesh.soak && Object.fromEntries(mesh.soak.services.map((s) => [s.service, s.series])),
 };
 writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
 console.log(`results written to ${file}`);
