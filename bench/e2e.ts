@@ -478,11 +478,28 @@ const seed = await withMesh("seed", { env: seedEnv }, async (_running, driver) =
   const done = progress("seed configuration: settling", Date.now() + seedWindowMs);
   await new Promise((r) => setTimeout(r, seedWindowMs - (performance.now() - started)));
   done();
-  const settled = [...driver.receiver.final.values()].filter(
-    (f) => f.at >= started && f.at - started <= seedWindowMs,
-  ).length;
-  return { settled, perSecond: settled / (seedWindowMs / 1000) };
+  const receipts = [...driver.receiver.final.values()]
+    .map((f) => f.at - started)
+    .filter((at) => at >= 0 && at <= seedWindowMs)
+    .sort((a, b) => a - b);
+  return seedRate(receipts, seedWindowMs);
 });
+
+/**
+ * The seed configuration's settled/s from its webhook receipts (ms into the window). The old poller
+ * settles ten payouts at once, about every 10 s, after waiting up to one 5 s tick for the first batch; a
+ * count over the whole window would charge that start-up to the rate (0.50 or 0.67/s against a steady
+ * 1.0/s). So the rate runs from the first batch's receipt to the last one's. A window that holds one
+ * batch only gives the count over the window: a lower bound.
+ */
+function seedRate(receipts: number[], windowMs: number) {
+  const first = receipts[0] ?? 0;
+  const later = receipts.filter((at) => at > first + 2_000);
+  const last = later.at(-1);
+  return last === undefined
+    ? { settled: receipts.length, perSecond: receipts.length / (windowMs / 1000), lowerBound: true }
+    : { settled: receipts.length, perSecond: later.length / ((last - first) / 1000), lowerBound: false };
+}
 
 function cpuText(cpu: typeof mesh.cpuMax): string {
   return [
@@ -521,7 +538,7 @@ const table: Array<[string, string]> = [
   ["gateway GET payout/s", rate(mesh.gets.perSecond)],
   [
     "seed configuration: settled payouts/s",
-    `${seed.perSecond.toFixed(2)}/s (${seed.settled} in ${seedWindowMs / 1000} s)`,
+    `${seed.perSecond.toFixed(2)}/s (${seed.settled} in ${seedWindowMs / 1000} s; ${seed.lowerBound ? "one batch: a lower bound" : "first batch to last"})`,
   ],
   ...mesh.services.map((s): [string, string] => [
     `${s.service}: peak RSS · CPU s`,
@@ -544,7 +561,9 @@ const table: Array<[string, string]> = [
   ["ratio settled/s ÷ raw spread commits/s", (mesh.settledPerSecond / rawSpread.perSecond).toFixed(3)],
   [
     "ratio mesh ÷ seed configuration",
-    seed.perSecond > 0 ? `${(mesh.settledPerSecond / seed.perSecond).toFixed(0)}×` : "n/a",
+    seed.perSecond > 0
+      ? `${seed.lowerBound ? "≤ " : ""}${(mesh.settledPerSecond / seed.perSecond).toFixed(0)}×`
+      : "n/a",
   ],
   ["ratio gateway GET ÷ bare HTTP", (mesh.gets.perSecond / bare.perSecond).toFixed(3)],
 ];
