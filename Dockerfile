@@ -45,8 +45,10 @@ COPY proto proto
 COPY kit/src kit/src
 COPY services services
 COPY --from=console /app/console/dist console/dist
-# The embedded SQLite folder, for runs without DATABASE_URL; the compose stack uses MySQL.
-RUN mkdir -p .data && chown node:node .data
+COPY scripts/warm-compile-cache.ts scripts/
+# The type-stripped sources go into the compile cache now, so no container strips them (about 15 MB of
+# RSS per service). .data is also the embedded SQLite folder, for runs without DATABASE_URL.
+RUN mkdir -p .data && node scripts/warm-compile-cache.ts && chown -R node:node .data
 USER node
 EXPOSE 8080 50051 50052 50053
 # Only one service runs per container, so "any service port answers /readyz" means "this one is ready".

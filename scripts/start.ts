@@ -8,9 +8,10 @@
  *
  * Each service runs with a bounded V8 heap (see service-node-flags.ts) and Node's compile cache (in the
  * project's .data folder unless NODE_COMPILE_CACHE says otherwise), which keeps the type-stripped
- * sources: a restart neither strips them again nor loads the stripper (about 15 MB less per process).
+ * sources. The cache is filled before the services start (warm-compile-cache.ts), so none of them
+ * strips types or loads the stripper (about 15 MB per process), even on the first start after a change.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -65,6 +66,18 @@ function stopAll(code: number): void {
 }
 
 await ensureConsoleBuilt((line) => process.stdout.write(`${line}\n`));
+
+const warmUp = spawnSync(process.execPath, [join(root, "scripts", "warm-compile-cache.ts")], {
+  cwd: root,
+  env,
+  encoding: "utf8",
+  timeout: 60_000,
+});
+if (warmUp.status !== 0) {
+  // Only memory is at stake: a service that finds its sources uncached strips them itself.
+  const reason = warmUp.error?.message ?? warmUp.stderr.trim().split("\n").slice(-3).join(" | ");
+  process.stderr.write(`compile cache warm-up failed, services will strip their own types: ${reason}\n`);
+}
 
 for (const service of services) {
   const child = spawn(process.execPath, [...nodeFlags, resolve(root, "services", service.name, "src", "main.ts")], {

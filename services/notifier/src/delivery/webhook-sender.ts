@@ -47,13 +47,16 @@ export interface WebhookSenderOptions {
 
 const DEFAULT_RETRY_AFTER_CAP_MS = 3_600_000;
 
+/** Connection pools by URL scheme (`parseTargetUrl` admits only these two). */
+type Agents = Record<"http:" | "https:", http.Agent>;
+
 /**
  * Sends signed webhooks over pooled keep-alive connections (Node's own HTTP client: an HTTP library
- * cost this process 8–15 MB more memory for the same CPU per request). Never follows redirects and
+ * cost this process 13–15 MB more peak memory for the same CPU per request). Never follows redirects and
  * never connects to an address the policy forbids, whatever the host resolves to at send time.
  */
 export class WebhookSender {
-  readonly #agents: { "http:": http.Agent; "https:": https.Agent };
+  readonly #agents: Agents;
   readonly #policy: TargetPolicy;
   readonly #timeoutMs: number;
   readonly #retryAfterCapMs: number;
@@ -98,7 +101,8 @@ export class WebhookSender {
     };
     const signal = AbortSignal.timeout(this.#timeoutMs);
     try {
-      const res = await post(target.url, { method: "POST", headers, signal }, delivery.body, this.#agents);
+      const agent = this.#agents[target.url.protocol as keyof Agents];
+      const res = await post(target.url, { method: "POST", headers, signal, agent }, delivery.body);
       const responseExcerpt = await readExcerpt(res);
       const statusCode = res.statusCode ?? 0; // always set on a client's response
       const result = resultOfStatus(statusCode);
@@ -124,15 +128,10 @@ export class WebhookSender {
 }
 
 /** Sends one request; resolves with the response once its head has arrived. */
-function post(
-  url: URL,
-  options: http.RequestOptions,
-  body: string,
-  agents: { "http:": http.Agent; "https:": https.Agent },
-): Promise<IncomingMessage> {
+function post(url: URL, options: http.RequestOptions, body: string): Promise<IncomingMessage> {
   const client = url.protocol === "https:" ? https : http;
   return new Promise((resolve, reject) => {
-    const req = client.request(url, { ...options, agent: agents[url.protocol as "http:" | "https:"] }, resolve);
+    const req = client.request(url, options, resolve);
     req.once("error", reject);
     req.end(body);
   });
