@@ -47,8 +47,14 @@ export interface WebhookSenderOptions {
 
 const DEFAULT_RETRY_AFTER_CAP_MS = 3_600_000;
 
-/** Connection pools by URL scheme (`parseTargetUrl` admits only these two). */
-type Agents = Record<"http:" | "https:", http.Agent>;
+/** Node's client for one URL scheme, with its connection pool. */
+interface Client {
+  request: typeof http.request;
+  agent: http.Agent;
+}
+
+/** Clients by URL scheme (`parseTargetUrl` admits only these two). */
+type Clients = Record<"http:" | "https:", Client>;
 
 /**
  * Sends signed webhooks over pooled keep-alive connections (Node's own HTTP client: an HTTP library
@@ -56,7 +62,7 @@ type Agents = Record<"http:" | "https:", http.Agent>;
  * never connects to an address the policy forbids, whatever the host resolves to at send time.
  */
 export class WebhookSender {
-  readonly #agents: Agents;
+  readonly #clients: Clients;
   readonly #policy: TargetPolicy;
   readonly #timeoutMs: number;
   readonly #retryAfterCapMs: number;
@@ -66,7 +72,10 @@ export class WebhookSender {
     this.#timeoutMs = options.timeoutMs;
     this.#retryAfterCapMs = options.retryAfterCapMs ?? DEFAULT_RETRY_AFTER_CAP_MS;
     const pool = { keepAlive: true, timeout: IDLE_CONNECTION_MS, lookup: guardedLookup(options.policy) };
-    this.#agents = { "http:": new http.Agent(pool), "https:": new https.Agent(pool) };
+    this.#clients = {
+      "http:": { request: http.request, agent: new http.Agent(pool) },
+      "https:": { request: https.request, agent: new https.Agent(pool) },
+    };
   }
 
   /** Makes one attempt. Never throws: every failure is an outcome to record. */
@@ -101,8 +110,8 @@ export class WebhookSender {
     };
     const signal = AbortSignal.timeout(this.#timeoutMs);
     try {
-      const agent = this.#agents[target.url.protocol as keyof Agents];
-      const res = await post(target.url, { method: "POST", headers, signal, agent }, delivery.body);
+      const client = this.#clients[target.url.protocol as keyof Clients];
+      const res = await post(client, target.url, { method: "POST", headers, signal }, delivery.body);
       const responseExcerpt = await readExcerpt(res);
       const statusCode = res.statusCode ?? 0; // always set on a client's response
       const result = resultOfStatus(statusCode);
@@ -122,16 +131,14 @@ export class WebhookSender {
 
   /** Closes pooled connections, cutting attempts still in flight (stop the delivery loop first). */
   close(): void {
-    this.#agents["http:"].destroy();
-    this.#agents["https:"].destroy();
+    for (const { agent } of Object.values(this.#clients)) agent.destroy();
   }
 }
 
 /** Sends one request; resolves with the response once its head has arrived. */
-function post(url: URL, options: http.RequestOptions, body: string): Promise<IncomingMessage> {
-  const client = url.protocol === "https:" ? https : http;
+function post(client: Client, url: URL, options: http.RequestOptions, body: string): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const req = client.request(url, options, resolve);
+    const req = client.request(url, { ...options, agent: client.agent }, resolve);
     req.once("error", reject);
     req.end(body);
   });
