@@ -43,7 +43,7 @@ let invariantTimer: NodeJS.Timeout | undefined;
 async function checkInvariants(): Promise<void> {
   const started = performance.now();
   try {
-    const report = await ledger.verifyInvariants();
+    const report = await ledger.verifyRecent();
     if (!report.ok) logger.error({ violations: report.violations }, "ledger invariants broken");
   } catch (err) {
     logger.error({ err }, "ledger invariant check failed");

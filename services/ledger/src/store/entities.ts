@@ -12,6 +12,11 @@ export const Account = defineEntity({
     kind: p.string().length(16),
     /** Sum of this account's entries, kept in step inside every transfer's transaction. */
     balance: p.bigint("bigint"),
+    /**
+     * How many entries this account has, kept in step with the balance: the incremental invariant check
+     * reads it to find the accounts that changed since their checkpoint.
+     */
+    entryCount: p.bigint("bigint").default(0),
     updatedAt: p.datetime().length(3),
   },
   uniques: [{ properties: ["merchantId", "currency", "kind"] }],
@@ -64,4 +69,21 @@ export const Hold = defineEntity({
   indexes: [{ properties: ["status"] }],
 });
 
-export const entities = [Account, Transfer, Entry, Hold];
+/**
+ * The last state at which the incremental invariant check proved an account against its entries. Written
+ * only by that check, and only after a check that found nothing wrong.
+ */
+export const Checkpoint = defineEntity({
+  name: "Checkpoint",
+  tableName: "invariant_checkpoints",
+  properties: {
+    accountId: p.string().length(36).primary(),
+    balance: p.bigint("bigint"),
+    entryCount: p.bigint("bigint"),
+    /** The account's newest entry at that state (0 when it had none): every later entry has a higher id. */
+    lastEntryId: p.bigint("bigint"),
+    checkedAt: p.datetime().length(3),
+  },
+});
+
+export const entities = [Account, Transfer, Entry, Hold, Checkpoint];

@@ -657,4 +657,139 @@ describe(`LedgerStore on ${engine}`, () => {
       expect(await store.verifyInvariants()).toMatchObject({ ok: true, violations: [] });
     });
   });
+
+  describe("the incremental check (verifyRecent)", () => {
+    /** A merchant with 10,000 in, one hold captured and one pending: 8 entries. */
+    async function activeMerchant() {
+      const m = newMerchant();
+      await store.topUp(m, "PKR", 10_000n, `topup:${m}`);
+      const captured = newHold();
+      const pending = newHold();
+      await store.hold(m, captured, "PKR", 1_000n);
+      await store.capture(captured);
+      await store.hold(m, pending, "PKR", 2_000n);
+      return { m, captured, pending };
+    }
+    const entryCount = async () => big((await query("select count(*) as n from entries"))[0]?.n);
+
+    it("proves the whole books first, then only the entries written since", async () => {
+      await activeMerchant();
+      const first = await store.verifyRecent();
+      expect(first).toMatchObject({ ok: true, violations: [] });
+      expect(await store.verifyRecent()).toMatchObject({ ok: true, entriesChecked: 0n, holdsChecked: 0n });
+
+      const { pending } = await activeMerchant();
+      await store.release(pending);
+      const next = await store.verifyRecent();
+      // top-up 2, two holds 4, capture 2, release 2; two holds.
+      expect(next).toMatchObject({ ok: true, violations: [], entriesChecked: 10n, holdsChecked: 2n });
+      expect(next.accountsChecked).toBe(big((await query("select count(*) as n from accounts"))[0]?.n));
+      expect(await store.verifyInvariants()).toMatchObject({ ok: true, violations: [] });
+    });
+
+    it("keeps finding a balance or count changed behind the ledger's back until it is mended", async () => {
+      const { m } = await activeMerchant();
+      expect((await store.verifyRecent()).ok).toBe(true);
+      const tamper = (column: string, delta: number) =>
+        query(`update accounts set ${column} = ${column} + ? where merchant_id = ? and kind = ?`, [
+          delta,
+          m,
+          "available",
+        ]);
+      await tamper("balance", 1);
+      try {
+        for (let i = 0; i < 2; i++) {
+          const text = (await store.verifyRecent()).violations.join("\n");
+          expect(text).toMatch(/account balances differ from their entries: .* balance 7001 entries 7000/);
+          expect(text).toMatch(/account balances sum to 1, not 0/);
+        }
+      } finally {
+        await tamper("balance", -1);
+      }
+      await tamper("entry_count", 1);
+      try {
+        expect((await store.verifyRecent()).violations.join("\n")).toMatch(/\(count 4, entries 3\)/);
+      } finally {
+        await tamper("entry_count", -1);
+      }
+      expect(await store.verifyRecent()).toMatchObject({ ok: true, violations: [] });
+    });
+
+    it("finds a new entry without its transfer and a new transfer that is not one debit and one equal credit", async () => {
+      const { m, pending } = await activeMerchant();
+      expect((await store.verifyRecent()).ok).toBe(true);
+      await store.capture(pending);
+      const [account] = await query("select id from accounts where merchant_id = ? and kind = ?", [m, "available"]);
+      const [capture] = await query("select id, credit_account_id from transfers where idempotency_key = ?", [
+        `capture:${pending}`,
+      ]);
+      // An entry of 5 under no transfer, and the capture's credit raised by 7, each with its balance and count.
+      await query("insert into entries (transfer_id, account_id, amount, created_at) values (?, ?, ?, ?)", [
+        "no-such-transfer",
+        account?.id,
+        5,
+        settings.DATABASE_URL ? "2026-12-07 00:00:00.000" : Date.now(),
+      ]);
+      await query("update accounts set balance = balance + 5, entry_count = entry_count + 1 where id = ?", [
+        account?.id,
+      ]);
+      await query("update entries set amount = amount + 7 where transfer_id = ? and amount > 0", [capture?.id]);
+      await query("update accounts set balance = balance + 7 where id = ?", [capture?.credit_account_id]);
+      try {
+        const text = (await store.verifyRecent()).violations.join("\n");
+        expect(text).toMatch(/^1 entries without a transfer$/m);
+        expect(text).toMatch(new RegExp(`transfers not exactly one debit and one equal credit: ${capture?.id}`));
+        expect(text).toMatch(/account balances sum to 12, not 0/);
+      } finally {
+        await query("delete from entries where transfer_id = ?", ["no-such-transfer"]);
+        await query("update accounts set balance = balance - 5, entry_count = entry_count - 1 where id = ?", [
+          account?.id,
+        ]);
+        await query("update entries set amount = amount - 7 where transfer_id = ? and amount > 0", [capture?.id]);
+        await query("update accounts set balance = balance - 7 where id = ?", [capture?.credit_account_id]);
+      }
+      expect(await store.verifyRecent()).toMatchObject({ ok: true, violations: [] });
+    });
+
+    it("misses no entry that commits while it checks, across two stores racing on one merchant", async () => {
+      const m = newMerchant();
+      await store.topUp(m, "PKR", 1_000_000n, `topup:${m}`);
+      expect((await store.verifyRecent()).ok).toBe(true);
+      const before = await entryCount();
+      const other = new LedgerStore(db);
+      let checked = 0n;
+      let checks = 0;
+      let bursting = true;
+      const checking = (async () => {
+        while (bursting) {
+          const report = await store.verifyRecent();
+          expect(report.violations).toEqual([]);
+          checked += report.entriesChecked;
+          checks++;
+          // A macrotask between checks: on SQLite every query settles synchronously, so without it this loop
+          // would never let the stores' group commits run.
+          await new Promise((done) => setTimeout(done, 1));
+        }
+      })();
+      const burst = Array.from({ length: 8 }, async (_, caller) => {
+        const owner = caller % 2 === 0 ? store : other;
+        for (let i = 0; i < 25; i++) {
+          const holdId = newHold();
+          await owner.hold(m, holdId, "PKR", 100n);
+          await (i % 3 === 0 ? owner.release(holdId) : owner.capture(holdId));
+        }
+      });
+      await Promise.all(burst);
+      bursting = false;
+      await checking;
+      const last = await store.verifyRecent();
+      expect(last.violations).toEqual([]);
+      checked += last.entriesChecked;
+      // 200 holds and 200 captures or releases, two entries each: every one proved exactly once.
+      expect(await entryCount()).toBe(before + 800n);
+      expect(checked).toBe(800n);
+      expect(checks).toBeGreaterThan(1);
+      await expectLedgerInvariants();
+    });
+  });
 });

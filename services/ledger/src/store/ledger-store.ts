@@ -316,94 +316,41 @@ export class LedgerStore {
   }
 
   /**
-   * Proves the books from the entries, in one consistent snapshot: entries sum to zero; every
-   * transfer is one debit and one equal credit; every account's balance is the sum of its entries; no
-   * merchant account is negative; every hold has exactly the transfers its state implies; each
-   * merchant's locked balance equals its pending holds (so balance = available + locked holds money
-   * that exists). Reports to the observer, which keeps `ledger_invariants_ok`.
+   * Proves the whole books from the entries, in one consistent snapshot: entries sum to zero; every
+   * transfer is one debit and one equal credit; every account's balance is the sum of its entries and its
+   * entry count their number; no merchant account is negative; every hold has exactly the transfers its
+   * state implies; each merchant's locked balance equals its pending holds (so balance = available + locked
+   * holds money that exists). Reads every row. Reports to the observer, which keeps `ledger_invariants_ok`.
    */
   async verifyInvariants(): Promise<InvariantReport> {
-    const report = await this.#db.em().transactional(async (em) => {
-      const query = (sql: string, params: unknown[] = []) => em.execute<Record<string, unknown>[]>(sql, params, "all");
+    const report = await this.#inSnapshot(async (query) => {
       const violations: string[] = [];
-      const sample = (rows: Record<string, unknown>[], describe: (row: Record<string, unknown>) => string) =>
-        rows.slice(0, 5).map(describe).join("; ") + (rows.length > 5 ? `; … ${rows.length - 5} more` : "");
-
       const [total] = await query("select coalesce(sum(amount), 0) as total, count(*) as n from entries");
       const sum = BigInt(String(total?.total ?? 0));
       if (sum !== 0n) violations.push(`entries sum to ${sum}, not 0`);
 
       const unbalanced = await query(
-        `select t.id from transfers t left join entries e on e.transfer_id = t.id
-          group by t.id
-         having count(e.id) <> 2 or coalesce(sum(e.amount), 0) <> 0
-             or sum(case when e.account_id = t.debit_account_id and e.amount = -t.amount then 1 else 0 end) <> 1
-             or sum(case when e.account_id = t.credit_account_id and e.amount = t.amount then 1 else 0 end) <> 1`,
+        `select t.id from transfers t left join entries e on e.transfer_id = t.id ${UNBALANCED}`,
       );
-      if (unbalanced.length > 0) {
-        violations.push(
-          `transfers not exactly one debit and one equal credit: ${sample(unbalanced, (r) => String(r.id))}`,
-        );
-      }
+      if (unbalanced.length > 0) violations.push(`${UNBALANCED_TRANSFERS}: ${sample(unbalanced, (r) => String(r.id))}`);
       const [orphans] = await query(
         "select count(*) as n from entries e left join transfers t on t.id = e.transfer_id where t.id is null",
       );
       if (Number(orphans?.n) > 0) violations.push(`${orphans?.n} entries without a transfer`);
 
       const drift = await query(
-        `select a.id, a.balance, coalesce(s.total, 0) as entries
+        `select a.id, a.balance, a.entry_count, coalesce(s.total, 0) as entries, coalesce(s.n, 0) as n
            from accounts a
-           left join (select account_id, sum(amount) as total from entries group by account_id) s on s.account_id = a.id
-          where a.balance <> coalesce(s.total, 0)`,
+           left join (select account_id, sum(amount) as total, count(*) as n from entries group by account_id) s
+             on s.account_id = a.id
+          where a.balance <> coalesce(s.total, 0) or a.entry_count <> coalesce(s.n, 0)`,
       );
       if (drift.length > 0) {
         violations.push(
-          `account balances differ from their entries: ${sample(drift, (r) => `${r.id} balance ${r.balance} entries ${r.entries}`)}`,
+          `${DRIFT}: ${sample(drift, (r) => `${r.id} balance ${r.balance} entries ${r.entries} (count ${r.entry_count}, entries ${r.n})`)}`,
         );
       }
-      const negative = await query("select id, kind, balance from accounts where kind in (?, ?) and balance < 0", [
-        AccountKind.AVAILABLE,
-        AccountKind.LOCKED,
-      ]);
-      if (negative.length > 0) {
-        violations.push(`merchant accounts below zero: ${sample(negative, (r) => `${r.id} (${r.kind}) ${r.balance}`)}`);
-      }
-
-      // One unique-key lookup per hold and transfer kind (a join on computed keys made the server scan
-      // every transfer for every hold: over ten minutes at 150,000 holds). Every comparison is guarded
-      // against NULL, or a missing transfer would make the condition unknown and hide the hold.
-      const transferAmount = (kind: string) =>
-        `(select t.amount from transfers t where t.idempotency_key = concat('${kind}:', h.id))`;
-      const badHolds = await query(
-        `select * from (
-           select h.id, h.status, h.amount, ${transferAmount("hold")} as hold_amount,
-                  ${transferAmount("capture")} as capture_amount, ${transferAmount("release")} as release_amount
-             from holds h) x
-          where not (x.hold_amount is not null and x.hold_amount = x.amount and (
-                  (x.status = ? and x.capture_amount is null and x.release_amount is null)
-               or (x.status = ? and x.capture_amount is not null and x.capture_amount = x.amount and x.release_amount is null)
-               or (x.status = ? and x.release_amount is not null and x.release_amount = x.amount and x.capture_amount is null)))`,
-        [HoldState.PENDING, HoldState.CAPTURED, HoldState.RELEASED],
-      );
-      if (badHolds.length > 0) {
-        violations.push(
-          `holds whose transfers do not match their state: ${sample(badHolds, (r) => `${r.id} ${r.status} ${r.amount} (hold ${r.hold_amount}, capture ${r.capture_amount}, release ${r.release_amount})`)}`,
-        );
-      }
-      const lockedMismatch = await query(
-        `select a.merchant_id, a.currency, a.balance
-           from accounts a
-           left join (select merchant_id, currency, sum(amount) as total from holds where status = ?
-                       group by merchant_id, currency) p
-             on p.merchant_id = a.merchant_id and p.currency = a.currency
-          where a.kind = ? and a.balance <> coalesce(p.total, 0)`,
-        [HoldState.PENDING, AccountKind.LOCKED],
-      );
-      if (lockedMismatch.length > 0) {
-        violations.push(
-          `locked balances differ from pending holds: ${sample(lockedMismatch, (r) => `${r.merchant_id} ${r.currency} locked ${r.balance}`)}`,
-        );
-      }
+      violations.push(...(await holdViolations(query, "holds h")), ...(await accountViolations(query)));
       const [counts] = await query(
         "select (select count(*) from accounts) as accounts, (select count(*) from holds) as holds",
       );
@@ -417,6 +364,144 @@ export class LedgerStore {
     });
     this.#observer.invariants(report.ok);
     return report;
+  }
+
+  /**
+   * Proves what changed since the last check that found nothing wrong, in one consistent snapshot; the
+   * periodic check, whose cost follows the activity since the last one rather than the size of the books.
+   * Each account's checkpoint holds a state already proved: its balance, entry count and newest entry id.
+   * Every account whose balance or count moved since is proved from its checkpoint and its newer entries
+   * (balance = checkpoint + their sum, count = checkpoint + their number), every transfer those entries
+   * debit is one debit and one equal credit, no new entry lacks its transfer, and every hold they move has
+   * exactly the transfers its state implies. Over all accounts, without reading entries: balances sum to
+   * zero (so do the entries), no merchant account is negative, each locked balance equals its pending holds.
+   * When all holds, the checkpoints move to the snapshot's state; when not, they stay, so the next check
+   * finds the same fault until it is mended.
+   *
+   * Sound because an account's entries are written only while its row is locked (`#apply`): a later
+   * transfer takes the lock after the earlier one committed, so it draws higher entry ids, and no entry can
+   * become visible later with an id below one already proved. What it cannot see, `verifyInvariants` does:
+   * rows changed behind the ledger's back without moving any balance or count (an old entry edited in
+   * place, a final hold's state swapped).
+   */
+  async verifyRecent(): Promise<InvariantReport> {
+    const now = new Date();
+    const { report, proved } = await this.#inSnapshot(async (query) => {
+      const violations: string[] = [];
+      const changed = await query(
+        `select a.id, a.balance, a.entry_count, c.balance as checked_balance, c.entry_count as checked_count,
+                c.last_entry_id
+           from accounts a left join invariant_checkpoints c on c.account_id = a.id
+          where c.account_id is null or a.balance <> c.balance or a.entry_count <> c.entry_count`,
+      );
+      const proved: SqlValue[] = [];
+      const drift: Record<string, unknown>[] = [];
+      const holdIds = new Set<string>();
+      let entries = 0n;
+      let orphans = 0n;
+      for (let i = 0; i < changed.length; i += RANGES_PER_QUERY) {
+        const chunk = changed.slice(i, i + RANGES_PER_QUERY);
+        const params = chunk.flatMap((a) => [a.id, a.last_entry_id ?? 0]);
+        /** One select per account of the chunk over its entries newer than its checkpoint, as one union. */
+        const newer = (select: (range: string) => string) =>
+          chunk.map(() => select("e.account_id = ? and e.id > ?")).join(" union all ");
+        const sums = await query(
+          newer(
+            (range) => `select e.account_id, count(*) as n, sum(e.amount) as total, max(e.id) as last,
+                               sum(case when t.id is null then 1 else 0 end) as orphans
+                          from entries e left join transfers t on t.id = e.transfer_id
+                         where ${range} group by e.account_id`,
+          ),
+          params,
+        );
+        const byAccount = new Map(sums.map((r) => [String(r.account_id), r]));
+        for (const account of chunk) {
+          const found = byAccount.get(String(account.id));
+          const n = BigInt(String(found?.n ?? 0));
+          const total = BigInt(String(found?.total ?? 0));
+          const balance = BigInt(String(account.balance));
+          const count = BigInt(String(account.entry_count));
+          const expectedBalance = BigInt(String(account.checked_balance ?? 0)) + total;
+          const expectedCount = BigInt(String(account.checked_count ?? 0)) + n;
+          entries += n;
+          orphans += BigInt(String(found?.orphans ?? 0));
+          if (balance !== expectedBalance || count !== expectedCount) {
+            drift.push({ ...account, entries: expectedBalance, n: expectedCount });
+          }
+          proved.push(
+            String(account.id),
+            balance,
+            count,
+            BigInt(String(found?.last ?? account.last_entry_id ?? 0)),
+            now,
+          );
+        }
+        // Each transfer once, from its debit entry (a transfer without one leaves the balances' sum off zero).
+        const debits = newer((range) => `select e.transfer_id from entries e where ${range} and e.amount < 0`);
+        const unbalanced = await query(
+          `select t.id from (${debits}) d join transfers t on t.id = d.transfer_id join entries e on e.transfer_id = t.id ${UNBALANCED}`,
+          params,
+        );
+        if (unbalanced.length > 0)
+          violations.push(`${UNBALANCED_TRANSFERS}: ${sample(unbalanced, (r) => String(r.id))}`);
+        const keys = await query(
+          `select t.idempotency_key from (${debits}) d join transfers t on t.id = d.transfer_id where t.kind <> ?`,
+          [...params, "topup"],
+        );
+        for (const { idempotency_key: key } of keys) holdIds.add(String(key).slice(String(key).indexOf(":") + 1));
+      }
+      if (drift.length > 0) {
+        violations.push(
+          `${DRIFT}: ${sample(drift, (r) => `${r.id} balance ${r.balance} entries ${r.entries} (count ${r.entry_count}, entries ${r.n})`)}`,
+        );
+      }
+      if (orphans > 0n) violations.push(`${orphans} entries without a transfer`);
+      const [books] = await query("select coalesce(sum(balance), 0) as total, count(*) as n from accounts");
+      const sum = BigInt(String(books?.total ?? 0));
+      if (sum !== 0n) violations.push(`account balances sum to ${sum}, not 0`);
+      const ids = [...holdIds];
+      for (let i = 0; i < ids.length; i += HOLDS_PER_QUERY) {
+        const chunk = ids.slice(i, i + HOLDS_PER_QUERY);
+        violations.push(
+          ...(await holdViolations(query, `holds h where h.id in (${placeholders(chunk.length)})`, chunk)),
+        );
+      }
+      violations.push(...(await accountViolations(query)));
+      const report: InvariantReport = {
+        ok: violations.length === 0,
+        violations,
+        entriesChecked: entries,
+        accountsChecked: BigInt(String(books?.n ?? 0)),
+        holdsChecked: BigInt(ids.length),
+      };
+      return { report, proved };
+    });
+    if (report.ok) await this.#saveCheckpoints(proved);
+    this.#observer.invariants(report.ok);
+    return report;
+  }
+
+  /** Moves the checkpoints of the proved accounts, `CHECKPOINT_WIDTH` values per account. */
+  async #saveCheckpoints(values: SqlValue[]): Promise<void> {
+    const update =
+      this.#db.kind === "sqlite"
+        ? "on conflict (account_id) do update set balance = excluded.balance, entry_count = excluded.entry_count, last_entry_id = excluded.last_entry_id, checked_at = excluded.checked_at"
+        : "on duplicate key update balance = values(balance), entry_count = values(entry_count), last_entry_id = values(last_entry_id), checked_at = values(checked_at)";
+    const perStatement = RANGES_PER_QUERY * CHECKPOINT_WIDTH;
+    for (let i = 0; i < values.length; i += perStatement) {
+      const chunk = values.slice(i, i + perStatement);
+      await this.#db.sql.run(
+        `insert into invariant_checkpoints (account_id, balance, entry_count, last_entry_id, checked_at) values ${tuples(chunk.length / CHECKPOINT_WIDTH, CHECKPOINT_WIDTH)} ${update}`,
+        chunk,
+      );
+    }
+  }
+
+  /** Runs `work` over one consistent snapshot of the books (a REPEATABLE READ transaction on a server). */
+  #inSnapshot<T>(work: (query: Query) => Promise<T>): Promise<T> {
+    return this.#db
+      .em()
+      .transactional((em) => work((sql, params = []) => em.execute<Record<string, unknown>[]>(sql, params, "all")));
   }
 
   /**
@@ -558,9 +643,13 @@ export class LedgerStore {
     const entries: SqlValue[] = [];
     const newHolds: SqlValue[] = [];
     const finished = { [HoldState.CAPTURED]: [] as string[], [HoldState.RELEASED]: [] as string[] };
+    /** Entries this batch adds to each account. */
+    const added = new Map<string, number>();
     const move = (kind: MovementKind, debit: string, credit: string, amount: bigint, key: string, fp: string) => {
       balances.set(debit, balances.get(debit)! - amount);
       balances.set(credit, balances.get(credit)! + amount);
+      added.set(debit, (added.get(debit) ?? 0) + 1);
+      added.set(credit, (added.get(credit) ?? 0) + 1);
       const transferId = orderedId();
       transfers.push(transferId, key, kind, debit, credit, amount, fp, now);
       entries.push(transferId, debit, -amount, now, transferId, credit, amount, now);
@@ -651,15 +740,17 @@ export class LedgerStore {
       }
     }
     const writes: Statement[] = [];
-    const changed = [...balances].filter(([id, balance]) => balance !== startBalances.get(id));
-    if (changed.length > 0) {
-      const cases = changed.map(() => "when ? then ?").join(" ");
+    // The entry count moves with the balance (a hold released in the same batch adds entries, not balance).
+    const touched = [...added.keys()];
+    if (touched.length > 0) {
+      const cases = touched.map(() => "when ? then ?").join(" ");
       writes.push([
-        `update accounts set balance = balance + case id ${cases} end, updated_at = ? where id in (${placeholders(changed.length)})`,
+        `update accounts set balance = balance + case id ${cases} end, entry_count = entry_count + case id ${cases} end, updated_at = ? where id in (${placeholders(touched.length)})`,
         [
-          ...changed.flatMap(([id, balance]) => [id, balance - startBalances.get(id)!]),
+          ...touched.flatMap((id) => [id, balances.get(id)! - startBalances.get(id)!]),
+          ...touched.flatMap((id) => [id, added.get(id)!]),
           now,
-          ...changed.map(([id]) => id),
+          ...touched,
         ],
       ]);
     }
@@ -741,6 +832,79 @@ export class LedgerStore {
   #isConflict(err: unknown): boolean {
     return this.#db.isLockConflict(err) || this.#db.isUniqueViolation(err);
   }
+}
+
+type Query = (sql: string, params?: unknown[]) => Promise<Record<string, unknown>[]>;
+
+/** Accounts proved per statement of the incremental check (one range select each). */
+const RANGES_PER_QUERY = 100;
+/** Hold ids per statement of the incremental check. */
+const HOLDS_PER_QUERY = 500;
+/** Values per row of `invariant_checkpoints`. */
+const CHECKPOINT_WIDTH = 5;
+const DRIFT = "account balances differ from their entries";
+const UNBALANCED_TRANSFERS = "transfers not exactly one debit and one equal credit";
+/** Follows transfers `t` joined to their entries `e`: keeps those that are not one debit and one equal credit. */
+const UNBALANCED = `group by t.id
+  having count(e.id) <> 2 or coalesce(sum(e.amount), 0) <> 0
+      or sum(case when e.account_id = t.debit_account_id and e.amount = -t.amount then 1 else 0 end) <> 1
+      or sum(case when e.account_id = t.credit_account_id and e.amount = t.amount then 1 else 0 end) <> 1`;
+
+/** Up to five rows described, and how many more there are. */
+function sample(rows: Record<string, unknown>[], describe: (row: Record<string, unknown>) => string): string {
+  return rows.slice(0, 5).map(describe).join("; ") + (rows.length > 5 ? `; … ${rows.length - 5} more` : "");
+}
+
+/**
+ * The holds of `from` (holds aliased `h`, with any filter) whose transfers do not match their state: one
+ * unique-key lookup per hold and transfer kind (a join on computed keys made the server scan every transfer
+ * for every hold). Every comparison is guarded against NULL, or a missing transfer would hide the hold.
+ */
+async function holdViolations(query: Query, from: string, params: unknown[] = []): Promise<string[]> {
+  const transferAmount = (kind: string) =>
+    `(select t.amount from transfers t where t.idempotency_key = concat('${kind}:', h.id))`;
+  const bad = await query(
+    `select * from (
+       select h.id, h.status, h.amount, ${transferAmount("hold")} as hold_amount,
+              ${transferAmount("capture")} as capture_amount, ${transferAmount("release")} as release_amount
+         from ${from}) x
+      where not (x.hold_amount is not null and x.hold_amount = x.amount and (
+              (x.status = ? and x.capture_amount is null and x.release_amount is null)
+           or (x.status = ? and x.capture_amount is not null and x.capture_amount = x.amount and x.release_amount is null)
+           or (x.status = ? and x.release_amount is not null and x.release_amount = x.amount and x.capture_amount is null)))`,
+    [...params, HoldState.PENDING, HoldState.CAPTURED, HoldState.RELEASED],
+  );
+  if (bad.length === 0) return [];
+  return [
+    `holds whose transfers do not match their state: ${sample(bad, (r) => `${r.id} ${r.status} ${r.amount} (hold ${r.hold_amount}, capture ${r.capture_amount}, release ${r.release_amount})`)}`,
+  ];
+}
+
+/** Checks over every account that read no entries: none negative, each locked balance its pending holds. */
+async function accountViolations(query: Query): Promise<string[]> {
+  const violations: string[] = [];
+  const negative = await query("select id, kind, balance from accounts where kind in (?, ?) and balance < 0", [
+    AccountKind.AVAILABLE,
+    AccountKind.LOCKED,
+  ]);
+  if (negative.length > 0) {
+    violations.push(`merchant accounts below zero: ${sample(negative, (r) => `${r.id} (${r.kind}) ${r.balance}`)}`);
+  }
+  const lockedMismatch = await query(
+    `select a.merchant_id, a.currency, a.balance
+       from accounts a
+       left join (select merchant_id, currency, sum(amount) as total from holds where status = ?
+                   group by merchant_id, currency) p
+         on p.merchant_id = a.merchant_id and p.currency = a.currency
+      where a.kind = ? and a.balance <> coalesce(p.total, 0)`,
+    [HoldState.PENDING, AccountKind.LOCKED],
+  );
+  if (lockedMismatch.length > 0) {
+    violations.push(
+      `locked balances differ from pending holds: ${sample(lockedMismatch, (r) => `${r.merchant_id} ${r.currency} locked ${r.balance}`)}`,
+    );
+  }
+  return violations;
 }
 
 function holdsQuery(ids: string[]): Statement {
