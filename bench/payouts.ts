@@ -61,7 +61,8 @@ async function startService(
   children.push(child);
   const url = `http://127.0.0.1:${port}`;
   for (const deadline = Date.now() + 60_000; ; ) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`${name} exited with ${child.exitCode ?? child.signalCode}`);
     try {
       if ((await fetch(`${url}/readyz`)).ok) return { url, child };
     } catch {

@@ -382,7 +382,8 @@ describe("dashboards and rules against a real Prometheus scraping the mesh", () 
     }
     await eventually(
       async () => {
-        if (prometheus?.exitCode !== null) throw new Error(`prometheus exited:\n${prometheusLog.join("")}`);
+        if (prometheus?.exitCode !== null || prometheus.signalCode !== null)
+          throw new Error(`prometheus exited:\n${prometheusLog.join("")}`);
         const up = await query('up{job=~"ledger|payouts|notifier|gateway"} == 1').catch(() => []);
         return up.length === SERVICES.length ? true : undefined;
       },
@@ -463,7 +464,8 @@ describe("dashboards and rules against a real Prometheus scraping the mesh", () 
 
   afterAll(async () => {
     prometheus?.kill("SIGTERM");
-    if (prometheus && prometheus.exitCode === null) await new Promise((done) => prometheus?.once("exit", done));
+    if (prometheus && prometheus.exitCode === null && prometheus.signalCode === null)
+      await new Promise((done) => prometheus?.once("exit", done));
     const code = await mesh?.stop();
     await receiver?.close();
     await new Promise((done) => failingReceiver?.close(done));

@@ -113,7 +113,8 @@ export async function startPrivateMariadb(): Promise<PrivateMariadb> {
     server = child;
     const deadline = Date.now() + 60_000;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`${binary} exited with ${child.exitCode} (see ${dir}/error.log)`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`${binary} exited with ${child.exitCode ?? child.signalCode} (see ${dir}/error.log)`);
       if (await greets(port)) return;
       if (Date.now() > deadline) throw new Error("private MariaDB not accepting connections in 60 s");
       await new Promise((r) => setTimeout(r, 100));

@@ -67,8 +67,10 @@ export class ServiceSet {
     }
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
-      if (child.exitCode !== null)
-        throw new Error(`${name} exited with ${child.exitCode}:\n${this.output.slice(-20).join("\n")}`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(
+          `${name} exited with ${child.exitCode ?? child.signalCode}:\n${this.output.slice(-20).join("\n")}`,
+        );
       const ok = await fetch(`${this.url(name)}/readyz`).then(
         (r) => r.ok,
         () => false,

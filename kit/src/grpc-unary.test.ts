@@ -908,7 +908,7 @@ async function startChildServer(port: number): Promise<ChildProcess & { output: 
     console.log("ready");
   `);
   for (let i = 0; i < 200 && !child.output().includes("ready"); i++) {
-    if (child.exitCode !== null) break;
+    if (child.exitCode !== null || child.signalCode !== null) break;
     await sleep(25);
   }
   if (!child.output().includes("ready")) {

@@ -38,7 +38,8 @@ async function startNotifier(port: number, env: Record<string, string> = {}): Pr
   started.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
   await until(
     async () => {
-      if (started.exitCode !== null) throw new Error(`notifier exited early:\n${output.join("")}`);
+      if (started.exitCode !== null || started.signalCode !== null)
+        throw new Error(`notifier exited early:\n${output.join("")}`);
       return fetch(`http://127.0.0.1:${port}/readyz`).then(
         (res) => res.ok,
         () => false,
@@ -84,7 +85,8 @@ describe("notifier process", () => {
     const base = `http://127.0.0.1:${port}`;
     await until(
       async () => {
-        if (child?.exitCode !== null) throw new Error(`notifier exited early:\n${output.join("")}`);
+        if (child?.exitCode !== null || child.signalCode !== null)
+          throw new Error(`notifier exited early:\n${output.join("")}`);
         return fetch(`${base}/readyz`).then(
           (res) => res.ok,
           () => false,

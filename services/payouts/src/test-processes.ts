@@ -50,7 +50,8 @@ export async function startService(
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode}:\n${output.join("")}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`${name} exited ${child.exitCode ?? child.signalCode}:\n${output.join("")}`);
     try {
       if ((await fetch(`${url}/readyz`)).ok) break;
     } catch {
