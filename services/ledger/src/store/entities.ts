@@ -16,7 +16,7 @@ export const Account = defineEntity({
      * How many entries this account has, kept in step with the balance: the incremental invariant check
      * reads it to find the accounts that changed since their checkpoint.
      */
-    entryCount: p.bigint("bigint").default(0),
+    entryCount: p.bigint("bigint").defaultRaw("0"),
     updatedAt: p.datetime().length(3),
   },
   uniques: [{ properties: ["merchantId", "currency", "kind"] }],

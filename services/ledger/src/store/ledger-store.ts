@@ -330,7 +330,7 @@ export class LedgerStore {
       if (sum !== 0n) violations.push(`entries sum to ${sum}, not 0`);
 
       const unbalanced = await query(
-        `select t.id from transfers t left join entries e on e.transfer_id = t.id ${UNBALANCED}`,
+        `select t.id from transfers t left join entries e on e.transfer_id = t.id group by t.id having ${UNBALANCED}`,
       );
       if (unbalanced.length > 0) violations.push(`${UNBALANCED_TRANSFERS}: ${sample(unbalanced, (r) => String(r.id))}`);
       const [orphans] = await query(
@@ -345,11 +345,7 @@ export class LedgerStore {
              on s.account_id = a.id
           where a.balance <> coalesce(s.total, 0) or a.entry_count <> coalesce(s.n, 0)`,
       );
-      if (drift.length > 0) {
-        violations.push(
-          `${DRIFT}: ${sample(drift, (r) => `${r.id} balance ${r.balance} entries ${r.entries} (count ${r.entry_count}, entries ${r.n})`)}`,
-        );
-      }
+      if (drift.length > 0) violations.push(driftViolation(drift));
       violations.push(...(await holdViolations(query, "holds h")), ...(await accountViolations(query)));
       const [counts] = await query(
         "select (select count(*) from accounts) as accounts, (select count(*) from holds) as holds",
@@ -396,6 +392,7 @@ export class LedgerStore {
       );
       const proved: SqlValue[] = [];
       const drift: Record<string, unknown>[] = [];
+      const unbalanced: Record<string, unknown>[] = [];
       const holdIds = new Set<string>();
       let entries = 0n;
       let orphans = 0n;
@@ -435,26 +432,23 @@ export class LedgerStore {
             now,
           );
         }
-        // Each transfer once, from its debit entry (a transfer without one leaves the balances' sum off zero).
-        const debits = `${newer("d")} and d.amount < 0`;
-        const unbalanced = await query(
-          `select t.id from entries d join transfers t on t.id = d.transfer_id join entries e on e.transfer_id = t.id
-            where ${debits} ${UNBALANCED}`,
+        // Each new transfer once, from its debit entry (a transfer without one leaves the balances' sum off
+        // zero), with the hold it moves.
+        const transfers = await query(
+          `select t.id, t.kind, t.idempotency_key, case when ${UNBALANCED} then 1 else 0 end as unbalanced
+             from entries d join transfers t on t.id = d.transfer_id join entries e on e.transfer_id = t.id
+            where ${newer("d")} and d.amount < 0
+            group by t.id, t.kind, t.idempotency_key`,
           params,
         );
-        if (unbalanced.length > 0)
-          violations.push(`${UNBALANCED_TRANSFERS}: ${sample(unbalanced, (r) => String(r.id))}`);
-        const keys = await query(
-          `select t.idempotency_key from entries d join transfers t on t.id = d.transfer_id where ${debits} and t.kind <> ?`,
-          [...params, "topup"],
-        );
-        for (const { idempotency_key: key } of keys) holdIds.add(String(key).slice(String(key).indexOf(":") + 1));
+        for (const t of transfers) {
+          if (Number(t.unbalanced) !== 0) unbalanced.push(t);
+          const key = String(t.idempotency_key);
+          if (t.kind !== "topup") holdIds.add(key.slice(key.indexOf(":") + 1));
+        }
       }
-      if (drift.length > 0) {
-        violations.push(
-          `${DRIFT}: ${sample(drift, (r) => `${r.id} balance ${r.balance} entries ${r.entries} (count ${r.entry_count}, entries ${r.n})`)}`,
-        );
-      }
+      if (drift.length > 0) violations.push(driftViolation(drift));
+      if (unbalanced.length > 0) violations.push(`${UNBALANCED_TRANSFERS}: ${sample(unbalanced, (r) => String(r.id))}`);
       if (orphans > 0n) violations.push(`${orphans} entries without a transfer`);
       const [books] = await query("select coalesce(sum(balance), 0) as total, count(*) as n from accounts");
       const sum = BigInt(String(books?.total ?? 0));
@@ -836,23 +830,26 @@ export class LedgerStore {
 
 type Query = (sql: string, params?: unknown[]) => Promise<Record<string, unknown>[]>;
 
-/** Accounts proved per statement of the incremental check (one range select each). */
+/** Accounts proved per statement of the incremental check (one index range each). */
 const RANGES_PER_QUERY = 100;
 /** Hold ids per statement of the incremental check. */
 const HOLDS_PER_QUERY = 500;
 /** Values per row of `invariant_checkpoints`. */
 const CHECKPOINT_WIDTH = 5;
-const DRIFT = "account balances differ from their entries";
 const UNBALANCED_TRANSFERS = "transfers not exactly one debit and one equal credit";
-/** Follows transfers `t` joined to their entries `e`: keeps those that are not one debit and one equal credit. */
-const UNBALANCED = `group by t.id
-  having count(e.id) <> 2 or coalesce(sum(e.amount), 0) <> 0
-      or sum(case when e.account_id = t.debit_account_id and e.amount = -t.amount then 1 else 0 end) <> 1
-      or sum(case when e.account_id = t.credit_account_id and e.amount = t.amount then 1 else 0 end) <> 1`;
+/** Over a transfer `t` grouped with its entries `e`: true when they are not one debit and one equal credit. */
+const UNBALANCED = `count(e.id) <> 2 or coalesce(sum(e.amount), 0) <> 0
+  or sum(case when e.account_id = t.debit_account_id and e.amount = -t.amount then 1 else 0 end) <> 1
+  or sum(case when e.account_id = t.credit_account_id and e.amount = t.amount then 1 else 0 end) <> 1`;
 
 /** Up to five rows described, and how many more there are. */
 function sample(rows: Record<string, unknown>[], describe: (row: Record<string, unknown>) => string): string {
   return rows.slice(0, 5).map(describe).join("; ") + (rows.length > 5 ? `; … ${rows.length - 5} more` : "");
+}
+
+/** Accounts (id, balance, entry_count) and what their entries add up to (entries, n). */
+function driftViolation(rows: Record<string, unknown>[]): string {
+  return `account balances differ from their entries: ${sample(rows, (r) => `${r.id} balance ${r.balance} entries ${r.entries} (count ${r.entry_count}, entries ${r.n})`)}`;
 }
 
 /**

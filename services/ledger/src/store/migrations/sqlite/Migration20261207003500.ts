@@ -7,7 +7,7 @@ export class Migration20261207003500 extends Migration {
   override up(): void | Promise<void> {
     this.addSql(`create table \`invariant_checkpoints\` (\`account_id\` text not null primary key, \`balance\` bigint not null, \`entry_count\` bigint not null, \`last_entry_id\` bigint not null, \`checked_at\` datetime not null);`);
 
-    this.addSql(`alter table \`accounts\` add column \`entry_count\` bigint not null default '0';`);
+    this.addSql(`alter table \`accounts\` add column \`entry_count\` bigint not null default 0;`);
     // Books written before the column existed: count their entries once.
     this.addSql(`update \`accounts\` set \`entry_count\` = (select count(*) from \`entries\` e where e.\`account_id\` = \`accounts\`.\`id\`);`);
   }
