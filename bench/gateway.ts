@@ -22,6 +22,7 @@ import {
   type DualListener,
   dropTestDatabases,
   freePort,
+  hasExited,
   listenHttp1And2,
   type StorageSettings,
   storageEnv,
@@ -146,7 +147,7 @@ async function startLoneGateway(payoutsUrl: string): Promise<{ url: string; chil
   );
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`lone gateway exited with ${child.exitCode}`);
+    if (hasExited(child)) throw new Error(`lone gateway exited with ${child.exitCode ?? child.signalCode}`);
     const ok = await fetch(`${url}/readyz`).then(
       (r) => r.ok,
       () => false,
@@ -237,7 +238,7 @@ try {
   console.log(`ratio gateway over stub / bare: ${(edge.perSecond / bare.perSecond).toFixed(3)}× (the edge alone)`);
   if (gateway.errors > 0 || edge.errors > 0) process.exitCode = 1;
 } finally {
-  if (lone && lone.child.exitCode === null) {
+  if (lone && !hasExited(lone.child)) {
     const exited = new Promise((done) => lone?.child.once("exit", done));
     lone.child.kill("SIGTERM");
     await exited;

@@ -13,7 +13,7 @@ import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { createRpcClient, dropTestDatabases, freePort, type StorageSettings, storageEnv } from "@mypay/kit";
+import { createRpcClient, dropTestDatabases, freePort, hasExited, type StorageSettings, storageEnv } from "@mypay/kit";
 import { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { type Connection, createConnection } from "mysql2/promise";
 import { serviceNodeFlags } from "../scripts/service-node-flags.ts";
@@ -128,7 +128,7 @@ async function startLedger(port: number): Promise<ChildProcess> {
   });
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`ledger exited with ${child.exitCode}`);
+    if (hasExited(child)) throw new Error(`ledger exited with ${child.exitCode ?? child.signalCode}`);
     const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
       (res) => res.ok,
       () => false,
@@ -289,11 +289,11 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all(raw.map((conn) => conn.end().catch(() => undefined)));
     await meter.close();
-    if (ledgerProcess && ledgerProcess.exitCode === null) {
+    if (ledgerProcess && !hasExited(ledgerProcess)) {
       const exited = new Promise((done) => ledgerProcess?.once("exit", done));
       ledgerProcess.kill("SIGTERM");
       await Promise.race([exited, sleep(10_000)]);
-      if (ledgerProcess.exitCode === null) ledgerProcess.kill("SIGKILL");
+      if (!hasExited(ledgerProcess)) ledgerProcess.kill("SIGKILL");
     }
     await dropTestDatabases(storage);
   }

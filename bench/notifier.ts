@@ -17,7 +17,15 @@ import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
-import { createRpcClient, dropTestDatabases, freePort, MERCHANT_HEADER, storageEnv, testStorage } from "@mypay/kit";
+import {
+  createRpcClient,
+  dropTestDatabases,
+  freePort,
+  hasExited,
+  MERCHANT_HEADER,
+  storageEnv,
+  testStorage,
+} from "@mypay/kit";
 import { NotifierService, WebhookEndpointService } from "@mypay/proto/mypay/notifier/v1/notifier";
 import { serviceNodeFlags } from "../scripts/service-node-flags.ts";
 
@@ -90,7 +98,7 @@ const notifier = spawn(process.execPath, [...serviceNodeFlags(), "services/notif
 const receivers: Receiver[] = [];
 
 async function cleanUp(): Promise<void> {
-  if (notifier.exitCode === null && notifier.signalCode === null) {
+  if (!hasExited(notifier)) {
     // A graceful stop first (it waits for attempts in flight), then no more waiting.
     notifier.kill("SIGTERM");
     const exited = once(notifier, "exit");
@@ -110,7 +118,7 @@ try {
       () => false,
     ))
   ) {
-    if (notifier.exitCode !== null) throw new Error("the notifier exited during start-up");
+    if (hasExited(notifier)) throw new Error("the notifier exited during start-up");
     if (timeLeft() < 0) throw new Error("the notifier did not become ready");
     await sleep(100);
   }

@@ -17,6 +17,7 @@ import {
   createRpcClient,
   dropTestDatabases,
   freePort,
+  hasExited,
   MERCHANT_HEADER,
   type StorageSettings,
   storageEnv,
@@ -61,8 +62,7 @@ async function startService(
   children.push(child);
   const url = `http://127.0.0.1:${port}`;
   for (const deadline = Date.now() + 60_000; ; ) {
-    if (child.exitCode !== null || child.signalCode !== null)
-      throw new Error(`${name} exited with ${child.exitCode ?? child.signalCode}`);
+    if (hasExited(child)) throw new Error(`${name} exited with ${child.exitCode ?? child.signalCode}`);
     try {
       if ((await fetch(`${url}/readyz`)).ok) return { url, child };
     } catch {
@@ -74,7 +74,7 @@ async function startService(
 }
 
 async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+  if (hasExited(child)) return;
   const exited = new Promise((done) => child.once("exit", done));
   child.kill("SIGTERM");
   await exited;

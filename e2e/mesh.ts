@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { freePort, type StorageSettings, storageEnv } from "@mypay/kit";
+import { freePort, hasExited, type StorageSettings, storageEnv } from "@mypay/kit";
 
 const root = resolve(import.meta.dirname, "..");
 
@@ -65,7 +65,7 @@ export async function startMesh(storage: StorageSettings, extraEnv: Record<strin
     ports,
     output,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
+      if (!hasExited(child)) child.kill("SIGINT");
       return exited;
     },
     exited,

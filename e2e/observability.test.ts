@@ -15,7 +15,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
-import { dropTestDatabases, freePort, parseConfig, testStorage } from "@mypay/kit";
+import { dropTestDatabases, freePort, hasExited, parseConfig, testStorage } from "@mypay/kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dashboardFiles } from "../observability/grafana/dashboards.ts";
 import { serviceNodeFlags } from "../scripts/service-node-flags.ts";
@@ -382,8 +382,7 @@ describe("dashboards and rules against a real Prometheus scraping the mesh", () 
     }
     await eventually(
       async () => {
-        if (prometheus?.exitCode !== null || prometheus.signalCode !== null)
-          throw new Error(`prometheus exited:\n${prometheusLog.join("")}`);
+        if (!prometheus || hasExited(prometheus)) throw new Error(`prometheus exited:\n${prometheusLog.join("")}`);
         const up = await query('up{job=~"ledger|payouts|notifier|gateway"} == 1').catch(() => []);
         return up.length === SERVICES.length ? true : undefined;
       },
@@ -464,8 +463,7 @@ describe("dashboards and rules against a real Prometheus scraping the mesh", () 
 
   afterAll(async () => {
     prometheus?.kill("SIGTERM");
-    if (prometheus && prometheus.exitCode === null && prometheus.signalCode === null)
-      await new Promise((done) => prometheus?.once("exit", done));
+    if (prometheus && !hasExited(prometheus)) await new Promise((done) => prometheus?.once("exit", done));
     const code = await mesh?.stop();
     await receiver?.close();
     await new Promise((done) => failingReceiver?.close(done));

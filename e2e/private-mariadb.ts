@@ -4,7 +4,7 @@ import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { promisify } from "node:util";
-import { freePort } from "@mypay/kit";
+import { freePort, hasExited } from "@mypay/kit";
 
 const SERVER_NAMES = ["mariadbd", "mysqld"];
 
@@ -103,7 +103,7 @@ export async function startPrivateMariadb(): Promise<PrivateMariadb> {
 
   const kill = async () => {
     const child = server;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (!child || hasExited(child)) return;
     const gone = new Promise((r) => child.once("exit", r));
     child.kill("SIGKILL");
     await gone;
@@ -113,7 +113,7 @@ export async function startPrivateMariadb(): Promise<PrivateMariadb> {
     server = child;
     const deadline = Date.now() + 60_000;
     for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null)
+      if (hasExited(child))
         throw new Error(`${binary} exited with ${child.exitCode ?? child.signalCode} (see ${dir}/error.log)`);
       if (await greets(port)) return;
       if (Date.now() > deadline) throw new Error("private MariaDB not accepting connections in 60 s");

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { freePort, type StorageSettings, storageEnv } from "@mypay/kit";
+import { freePort, hasExited, type StorageSettings, storageEnv } from "@mypay/kit";
 
 const root = resolve(import.meta.dirname, "..");
 export const SERVICE_NAMES = ["ledger", "notifier", "payouts", "gateway"] as const;
@@ -67,7 +67,7 @@ export class ServiceSet {
     }
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
-      if (child.exitCode !== null || child.signalCode !== null)
+      if (hasExited(child))
         throw new Error(
           `${name} exited with ${child.exitCode ?? child.signalCode}:\n${this.output.slice(-20).join("\n")}`,
         );
@@ -88,7 +88,7 @@ export class ServiceSet {
   /** Kills a service without warning (no graceful shutdown) and waits until it is gone. */
   async kill(name: ServiceName): Promise<void> {
     const child = this.#running.get(name);
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (!child || hasExited(child)) return;
     const gone = new Promise((r) => child.once("exit", r));
     this.#stopping.add(child);
     child.kill("SIGKILL");
@@ -99,7 +99,7 @@ export class ServiceSet {
   async stopAll(): Promise<void> {
     await Promise.all(
       [...this.#running.values()].map((child) => {
-        if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+        if (hasExited(child)) return Promise.resolve();
         const gone = new Promise((r) => child.once("exit", r));
         this.#stopping.add(child);
         child.kill("SIGTERM");

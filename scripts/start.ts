@@ -15,7 +15,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseConfig, port } from "@mypay/kit";
+import { hasExited, parseConfig, port } from "@mypay/kit";
 import { SANDBOX_ADMIN_API_KEY, SANDBOX_API_KEY } from "../services/gateway/src/config.ts";
 import { ensureConsoleBuilt } from "./ensure-console.ts";
 import { serviceNodeFlags } from "./service-node-flags.ts";
@@ -56,7 +56,7 @@ function prefix(name: string, color: number): string {
 function stopAll(code: number): void {
   if (stopping) return;
   stopping = true;
-  const alive = [...children.values()].filter((c) => c.exitCode === null && c.signalCode === null);
+  const alive = [...children.values()].filter((c) => !hasExited(c));
   for (const child of alive) child.kill("SIGTERM");
   const force = setTimeout(() => {
     for (const child of alive) child.kill("SIGKILL");

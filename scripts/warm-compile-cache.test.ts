@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { freePort } from "@mypay/kit";
+import { freePort, hasExited } from "@mypay/kit";
 import { afterEach, describe, expect, it } from "vitest";
 
 const root = resolve(import.meta.dirname, "..");
@@ -54,7 +54,7 @@ async function ledgerLoadsStripper(cache: string): Promise<boolean> {
       () => false,
     ))
   ) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`ledger exited early:\n${output}`);
+    if (hasExited(child)) throw new Error(`ledger exited early:\n${output}`);
     if (Date.now() > deadline) throw new Error(`ledger not ready within 30 s:\n${output}`);
     await sleep(100);
   }

@@ -42,7 +42,7 @@ import { createGrpcUnaryTransport } from "./grpc-unary-transport.ts";
 import { createMetrics, type ServiceMetrics } from "./metrics.ts";
 import { createRpcClient } from "./rpc-client.ts";
 import { startRpcServer } from "./rpc-server.ts";
-import { freePort } from "./testing.ts";
+import { freePort, hasExited } from "./testing.ts";
 
 const MAX_INT64 = 9_223_372_036_854_775_807n;
 const MIN_INT64 = -9_223_372_036_854_775_808n;
@@ -880,9 +880,8 @@ function runScript(source: string, args: string[] = []): ChildProcess & { output
 /** Resolves with the exit code once the child exits; rejects if it is still running after `limitMs`. */
 function exited(child: ChildProcess, limitMs: number): Promise<number | null> {
   return new Promise((done, fail) => {
-    // A child killed by a signal keeps exitCode null: its signalCode says it has exited (its "exit" event
-    // may have fired before this was called).
-    if (child.exitCode !== null || child.signalCode !== null) return done(child.exitCode);
+    // Its "exit" event may have fired before this was called.
+    if (hasExited(child)) return done(child.exitCode);
     const timer = setTimeout(() => fail(new Error(`the child did not exit within ${limitMs} ms`)), limitMs);
     child.once("exit", (code) => {
       clearTimeout(timer);
@@ -908,7 +907,7 @@ async function startChildServer(port: number): Promise<ChildProcess & { output: 
     console.log("ready");
   `);
   for (let i = 0; i < 200 && !child.output().includes("ready"); i++) {
-    if (child.exitCode !== null || child.signalCode !== null) break;
+    if (hasExited(child)) break;
     await sleep(25);
   }
   if (!child.output().includes("ready")) {
@@ -922,7 +921,7 @@ describe("lean unary client against a server process", () => {
   const children: ChildProcess[] = [];
 
   afterAll(() => {
-    for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+    for (const child of children) if (!hasExited(child)) child.kill("SIGKILL");
   });
 
   it("answers UNAVAILABLE when the server process dies mid-call, and reconnects after a restart on the same port", async () => {

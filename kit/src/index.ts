@@ -51,4 +51,4 @@ export {
   sqlDate,
   tuples,
 } from "./sql.ts";
-export { dropTestDatabases, freePort, storageEnv, testStorage } from "./testing.ts";
+export { dropTestDatabases, freePort, hasExited, storageEnv, testStorage } from "./testing.ts";

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
-import { dropTestDatabases, testStorage } from "@mypay/kit";
+import { dropTestDatabases, hasExited, testStorage } from "@mypay/kit";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from "vitest";
 import { eventually, type RunningMesh, startMesh, startReceiver } from "../../e2e/mesh.ts";
@@ -176,7 +176,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+  for (const child of children) if (!hasExited(child)) child.kill("SIGKILL");
   await Promise.all(clients.map((c) => c.close()));
   const code = await mesh?.stop();
   await receiver?.close();

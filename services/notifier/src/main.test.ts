@@ -5,6 +5,7 @@ import {
   createLogger,
   createRpcClient,
   freePort,
+  hasExited,
   MERCHANT_HEADER,
   openDatabase,
   storageEnv,
@@ -38,8 +39,7 @@ async function startNotifier(port: number, env: Record<string, string> = {}): Pr
   started.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
   await until(
     async () => {
-      if (started.exitCode !== null || started.signalCode !== null)
-        throw new Error(`notifier exited early:\n${output.join("")}`);
+      if (hasExited(started)) throw new Error(`notifier exited early:\n${output.join("")}`);
       return fetch(`http://127.0.0.1:${port}/readyz`).then(
         (res) => res.ok,
         () => false,
@@ -53,7 +53,7 @@ async function startNotifier(port: number, env: Record<string, string> = {}): Pr
 
 afterAll(async () => {
   for (const running of [child, ...children]) {
-    if (running && running.exitCode === null && running.signalCode === null) {
+    if (running && !hasExited(running)) {
       running.kill("SIGKILL");
       await once(running, "exit");
     }
@@ -85,8 +85,7 @@ describe("notifier process", () => {
     const base = `http://127.0.0.1:${port}`;
     await until(
       async () => {
-        if (child?.exitCode !== null || child.signalCode !== null)
-          throw new Error(`notifier exited early:\n${output.join("")}`);
+        if (!child || hasExited(child)) throw new Error(`notifier exited early:\n${output.join("")}`);
         return fetch(`${base}/readyz`).then(
           (res) => res.ok,
           () => false,

@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createRpcClient, freePort, MERCHANT_HEADER, type StorageSettings, storageEnv } from "@mypay/kit";
+import { createRpcClient, freePort, hasExited, MERCHANT_HEADER, type StorageSettings, storageEnv } from "@mypay/kit";
 import { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { PayoutAdminService, PayoutService } from "@mypay/proto/mypay/payouts/v1/payouts";
 
@@ -50,8 +50,7 @@ export async function startService(
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null)
-      throw new Error(`${name} exited ${child.exitCode ?? child.signalCode}:\n${output.join("")}`);
+    if (hasExited(child)) throw new Error(`${name} exited ${child.exitCode ?? child.signalCode}:\n${output.join("")}`);
     try {
       if ((await fetch(`${url}/readyz`)).ok) break;
     } catch {
@@ -65,7 +64,7 @@ export async function startService(
     child,
     output,
     async stop(signal: NodeJS.Signals = "SIGTERM") {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (!hasExited(child)) child.kill(signal);
       await exited;
     },
   };
