@@ -43,7 +43,12 @@ export async function startMesh(storage: StorageSettings, extraEnv: Record<strin
   const output: string[] = [];
   const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
   const ready = new Promise<void>((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`mesh not ready in 60 s:\n${output.join("\n")}`)), 60_000);
+    // Longer than the launcher's own 60 s limit, so that its report of who is not ready comes first;
+    // shorter than the 90 s the suites give their start-up hook.
+    const timer = setTimeout(() => {
+      child.kill("SIGINT");
+      fail(new Error(`mesh not ready in 85 s:\n${output.join("\n")}`));
+    }, 85_000);
     for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream }).on("line", (line) => {
         output.push(line);

@@ -71,7 +71,7 @@ const warmUp = spawnSync(process.execPath, [join(root, "scripts", "warm-compile-
   cwd: root,
   env,
   encoding: "utf8",
-  timeout: 60_000,
+  timeout: 30_000,
 });
 if (warmUp.status !== 0) {
   // Only memory is at stake: a service that finds its sources uncached strips them itself.
@@ -99,22 +99,35 @@ for (const service of services) {
 process.once("SIGINT", () => stopAll(0));
 process.once("SIGTERM", () => stopAll(0));
 
-async function ready(p: number): Promise<boolean> {
+const READY_WITHIN_MS = 60_000;
+const PROBE_TIMEOUT_MS = 2_000;
+const REPORT_EVERY_MS = 15_000;
+
+/** "ready", or why a service's /readyz did not say so: its status, no answer in time, or no listener yet. */
+async function readiness(p: number): Promise<string> {
   try {
-    return (await fetch(`${url(p)}/readyz`)).ok;
-  } catch {
-    return false;
+    const res = await fetch(`${url(p)}/readyz`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    return res.ok ? "ready" : `answers ${res.status}`;
+  } catch (err) {
+    return (err as Error).name === "TimeoutError" ? `no answer within ${PROBE_TIMEOUT_MS} ms` : "not listening yet";
   }
 }
 
 const started = Date.now();
+let reported = started;
 while (!stopping) {
-  const states = await Promise.all(services.map((s) => ready(s.port)));
-  if (states.every(Boolean)) break;
-  if (Date.now() - started > 60_000) {
-    process.stderr.write("the mesh did not become ready within 60 s\n");
+  const states = await Promise.all(services.map((s) => readiness(s.port)));
+  const waiting = services.flatMap((s, i) => (states[i] === "ready" ? [] : [`${s.name} (${states[i]})`]));
+  if (waiting.length === 0) break;
+  const elapsed = Date.now() - started;
+  if (elapsed > READY_WITHIN_MS) {
+    process.stderr.write(`the mesh did not become ready within ${READY_WITHIN_MS / 1000} s: ${waiting.join(", ")}\n`);
     stopAll(1);
     break;
+  }
+  if (Date.now() - reported >= REPORT_EVERY_MS) {
+    reported = Date.now();
+    process.stdout.write(`still waiting after ${Math.round(elapsed / 1000)} s for ${waiting.join(", ")}\n`);
   }
   await sleep(100);
 }
