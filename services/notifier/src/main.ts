@@ -36,6 +36,7 @@ const events = new EventStore(db, config.NOTIFIER_RETRY_SCHEDULE, {
   handoff: {
     leaseMs: DeliveryLoop.leaseFor(config.NOTIFIER_TIMEOUT_MS, config.NOTIFIER_LEASE_MARGIN_MS),
     deliver: (messages) => loop?.handoff(messages),
+    admit: () => loop?.admission() ?? (() => false),
   },
 });
 const deliveryMetrics = createDeliveryMetrics(metrics.registry, () => deliveries.queueDepth(), logger);

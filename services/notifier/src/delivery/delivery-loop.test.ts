@@ -380,6 +380,40 @@ describe("webhook delivery", () => {
     expect((await h.messages())[0]).toMatchObject({ id: held[0], attempts: 1, leaseToken: null, lockedUntil: null });
   });
 
+  it("hands over only what the loop has room for; the rest waits in the table, unleased, and each goes out once", async () => {
+    // Room: 2 × concurrency = 4 queued or in flight, 2 × endpointConcurrency = 2 held per endpoint.
+    const h = await harness({ concurrency: 2, endpointConcurrency: 1 });
+    const receiver = await receiverFor(() => ({ status: 200, delayMs: 20 }));
+    for (const name of ["a", "b", "c"]) {
+      await h.endpoints.create({
+        merchantId: "mch_room",
+        url: `${receiver.url}?ep=${name}`,
+        description: "",
+        eventTypes: [],
+      });
+    }
+    const publisher = new EventStore(h.db, [0, 50, 50], {
+      handoff: { leaseMs: 60_000, deliver: (messages) => h.loop.handoff(messages), admit: () => h.loop.admission() },
+    });
+    // 4 events × 3 endpoints = 12 messages: at most 2 per endpoint, and 4 in all, are handed over.
+    const published = [1, 2, 3, 4].map(() => event("mch_room"));
+    expect(await publisher.publish(published)).toEqual({ accepted: 4, queued: 12, handedOver: 4 });
+    const stored = await h.messages();
+    const leased = stored.filter((m) => m.leaseToken !== null);
+    expect(leased).toHaveLength(4);
+    const perEndpoint = new Map<string, number>();
+    for (const m of leased) perEndpoint.set(m.endpointId, (perEndpoint.get(m.endpointId) ?? 0) + 1);
+    expect(Math.max(...perEndpoint.values())).toBe(2);
+    await until(
+      async () => (await h.messages()).every((m) => m.status === MessageStatus.DELIVERED),
+      () => h.loop.tick(),
+    );
+    const ids = receiver.received.map((r) => r.headers["webhook-id"]);
+    expect(new Set(ids).size).toBe(12);
+    expect(ids).toHaveLength(12);
+    for (const message of await h.messages()) expect(message.attempts).toBe(1);
+  });
+
   it("leaves what a publisher that died before sending had in hand to a claim once the lease ends", async () => {
     const h = await harness();
     const receiver = await receiverFor();

@@ -100,6 +100,25 @@ export class DeliveryLoop {
     this.#ensureRunning();
   }
 
+  /**
+   * The room this loop has for messages about to be published and handed over (see EventStore's
+   * `handoff.admit`), within the bounds claims keep: about two rounds of slots queued or in flight, and
+   * `2 × endpointConcurrency` held for one endpoint. So however far behind the loop or one endpoint
+   * falls, what waits in memory stays bounded and starts well within its lease; the rest waits in the
+   * table for a claim. The answer counts what it admitted, so one publish cannot overfill the queue.
+   */
+  admission(): (endpointId: string) => boolean {
+    let room = this.#stopping ? 0 : 2 * this.#options.concurrency - this.#active - this.#ready.length;
+    const admitted = new Map<string, number>();
+    return (endpointId) => {
+      const taken = admitted.get(endpointId) ?? 0;
+      if (room <= 0 || (this.#heldFor.get(endpointId) ?? 0) + taken >= this.#endpointHold) return false;
+      room--;
+      admitted.set(endpointId, taken + 1);
+      return true;
+    };
+  }
+
   /** Claims due messages now (or once a run going has room), then delivers until nothing is left. */
   wake(): void {
     if (this.#stopping) return;

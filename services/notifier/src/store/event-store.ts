@@ -33,7 +33,16 @@ export interface EventStoreOptions {
    * it, so it is never claimed from the table. Should this process die first, any process claims it once
    * the lease runs out. Without it, new messages wait for a claim.
    */
-  handoff?: { leaseMs: number; deliver: (messages: ClaimedMessage[]) => void };
+  handoff?: {
+    leaseMs: number;
+    deliver: (messages: ClaimedMessage[]) => void;
+    /**
+     * Asked once per publish: the room the receiving loop has, as a function that says, message by
+     * message, whether it takes one more for that endpoint. A message it refuses is stored due at once,
+     * without a lease, and waits for a claim. Without it, every message due at once is handed over.
+     */
+    admit?: () => (endpointId: string) => boolean;
+  };
 }
 
 interface EndpointRow {
@@ -90,12 +99,14 @@ export class EventStore {
         this.#handoff && firstDue <= now
           ? { token: randomBytes(12).toString("hex"), until: new Date(now.getTime() + this.#handoff.leaseMs) }
           : undefined;
+      const admit = lease ? (this.#handoff?.admit?.() ?? (() => true)) : undefined;
       const handed: ClaimedMessage[] = [];
       const rows: SqlValue[] = [];
       for (const event of fresh) {
         for (const ep of endpoints) {
           if (ep.merchant_id !== event.merchantId || !matches(splitEventTypes(ep.event_types), event.type)) continue;
           const id = messageId();
+          const leased = admit?.(ep.id) ? lease : undefined;
           rows.push(
             id,
             event.id,
@@ -104,20 +115,20 @@ export class EventStore {
             event.subjectId ?? null,
             MessageStatus.PENDING,
             0,
-            lease?.until ?? firstDue,
-            lease?.until ?? null,
-            lease?.token ?? null,
+            leased?.until ?? firstDue,
+            leased?.until ?? null,
+            leased?.token ?? null,
             now,
             now,
           );
-          if (!lease) continue;
+          if (!leased) continue;
           handed.push({
             id,
             merchantId: event.merchantId,
             endpointId: ep.id,
             eventId: event.id,
             attempts: 0,
-            token: lease.token,
+            token: leased.token,
             active: true,
             url: ep.url,
             secret: ep.secret,
@@ -144,11 +155,11 @@ export class EventStore {
         ]);
       }
       const [accepted, queued = 0] = (await tx.commitWith(writes)) as number[];
-      return { accepted: accepted!, queued, handed, lease };
+      return { accepted: accepted!, queued, stored: rows.length / width, handed, lease };
     });
     let handedOver = 0;
     if (result.handed.length > 0 && result.lease) {
-      if (result.queued === result.handed.length) {
+      if (result.queued === result.stored) {
         this.#handoff?.deliver(result.handed);
         handedOver = result.handed.length;
       } else {
