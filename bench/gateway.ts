@@ -13,7 +13,6 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { join, resolve } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
@@ -26,6 +25,7 @@ import {
   listenHttp1And2,
   type StorageSettings,
   storageEnv,
+  waitUntilReady,
 } from "@mypay/kit";
 import {
   DestinationType,
@@ -146,17 +146,11 @@ async function startLoneGateway(payoutsUrl: string): Promise<{ url: string; chil
     },
   );
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    if (hasExited(child)) throw new Error(`lone gateway exited with ${child.exitCode ?? child.signalCode}`);
-    const ok = await fetch(`${url}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return { url, child };
-    await sleep(100);
-  }
-  child.kill("SIGTERM");
-  throw new Error("lone gateway not ready in 30 s");
+  await waitUntilReady(child, url, { name: "lone gateway", withinMs: 30_000 }).catch((err: unknown) => {
+    child.kill("SIGTERM");
+    throw err;
+  });
+  return { url, child };
 }
 
 let mesh: RunningMesh | undefined;

@@ -13,7 +13,15 @@ import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { createRpcClient, dropTestDatabases, freePort, hasExited, type StorageSettings, storageEnv } from "@mypay/kit";
+import {
+  createRpcClient,
+  dropTestDatabases,
+  freePort,
+  hasExited,
+  type StorageSettings,
+  storageEnv,
+  waitUntilReady,
+} from "@mypay/kit";
 import { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { type Connection, createConnection } from "mysql2/promise";
 import { serviceNodeFlags } from "../scripts/service-node-flags.ts";
@@ -126,18 +134,11 @@ async function startLedger(port: number): Promise<ChildProcess> {
     },
     stdio: ["ignore", "inherit", "inherit"],
   });
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (hasExited(child)) throw new Error(`ledger exited with ${child.exitCode ?? child.signalCode}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-      (res) => res.ok,
-      () => false,
-    );
-    if (ok) return child;
-    await sleep(100);
-  }
-  child.kill("SIGKILL");
-  throw new Error("ledger not ready in 60 s");
+  await waitUntilReady(child, `http://127.0.0.1:${port}`, { name: "ledger" }).catch((err: unknown) => {
+    child.kill("SIGKILL");
+    throw err;
+  });
+  return child;
 }
 
 /** The ledger process's CPU seconds so far, from its own metrics. */

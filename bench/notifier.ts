@@ -25,6 +25,7 @@ import {
   MERCHANT_HEADER,
   storageEnv,
   testStorage,
+  waitUntilReady,
 } from "@mypay/kit";
 import { NotifierService, WebhookEndpointService } from "@mypay/proto/mypay/notifier/v1/notifier";
 import { serviceNodeFlags } from "../scripts/service-node-flags.ts";
@@ -112,16 +113,7 @@ async function cleanUp(): Promise<void> {
 }
 
 try {
-  while (
-    !(await fetch(`${base}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    ))
-  ) {
-    if (hasExited(notifier)) throw new Error("the notifier exited during start-up");
-    if (timeLeft() < 0) throw new Error("the notifier did not become ready");
-    await sleep(100);
-  }
+  await waitUntilReady(notifier, base, { name: "the notifier", withinMs: Math.max(0, Math.round(timeLeft())) });
   const events = createRpcClient(NotifierService, base, { timeoutMs: 30_000 });
   const endpoints = createRpcClient(WebhookEndpointService, base, { timeoutMs: 10_000 });
   console.log(

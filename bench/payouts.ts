@@ -21,6 +21,7 @@ import {
   MERCHANT_HEADER,
   type StorageSettings,
   storageEnv,
+  waitUntilReady,
 } from "@mypay/kit";
 import { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { DestinationType, PayoutService } from "@mypay/proto/mypay/payouts/v1/payouts";
@@ -61,16 +62,8 @@ async function startService(
   });
   children.push(child);
   const url = `http://127.0.0.1:${port}`;
-  for (const deadline = Date.now() + 60_000; ; ) {
-    if (hasExited(child)) throw new Error(`${name} exited with ${child.exitCode ?? child.signalCode}`);
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) return { url, child };
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`${name} not ready in 60 s`);
-    await sleep(100);
-  }
+  await waitUntilReady(child, url, { name });
+  return { url, child };
 }
 
 async function stop(child: ChildProcess): Promise<void> {

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { freePort, hasExited, type StorageSettings, storageEnv } from "@mypay/kit";
+import { freePort, hasExited, type StorageSettings, storageEnv, waitUntilReady } from "@mypay/kit";
 
 const root = resolve(import.meta.dirname, "..");
 export const SERVICE_NAMES = ["ledger", "notifier", "payouts", "gateway"] as const;
@@ -65,20 +65,11 @@ export class ServiceSet {
     for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream }).on("line", (line) => this.output.push(`[${name}] ${line}`));
     }
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      if (hasExited(child))
-        throw new Error(
-          `${name} exited with ${child.exitCode ?? child.signalCode}:\n${this.output.slice(-20).join("\n")}`,
-        );
-      const ok = await fetch(`${this.url(name)}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`${name} not ready in 60 s`);
+    await waitUntilReady(child, this.url(name), {
+      name,
+      intervalMs: 50,
+      details: () => this.output.slice(-20).join("\n"),
+    });
   }
 
   async startAll(): Promise<void> {

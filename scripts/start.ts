@@ -15,7 +15,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
-import { hasExited, parseConfig, port } from "@mypay/kit";
+import { hasExited, parseConfig, port, probeReadiness } from "@mypay/kit";
 import { SANDBOX_ADMIN_API_KEY, SANDBOX_API_KEY } from "../services/gateway/src/config.ts";
 import { ensureConsoleBuilt } from "./ensure-console.ts";
 import { serviceNodeFlags } from "./service-node-flags.ts";
@@ -100,23 +100,12 @@ process.once("SIGINT", () => stopAll(0));
 process.once("SIGTERM", () => stopAll(0));
 
 const READY_WITHIN_MS = 60_000;
-const PROBE_TIMEOUT_MS = 2_000;
 const REPORT_EVERY_MS = 15_000;
-
-/** "ready", or why a service's /readyz did not say so: its status, no answer in time, or no listener yet. */
-async function readiness(p: number): Promise<string> {
-  try {
-    const res = await fetch(`${url(p)}/readyz`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
-    return res.ok ? "ready" : `answers ${res.status}`;
-  } catch (err) {
-    return (err as Error).name === "TimeoutError" ? `no answer within ${PROBE_TIMEOUT_MS} ms` : "not listening yet";
-  }
-}
 
 const started = Date.now();
 let reported = started;
 while (!stopping) {
-  const states = await Promise.all(services.map((s) => readiness(s.port)));
+  const states = await Promise.all(services.map((s) => probeReadiness(url(s.port))));
   const waiting = services.flatMap((s, i) => (states[i] === "ready" ? [] : [`${s.name} (${states[i]})`]));
   if (waiting.length === 0) break;
   const elapsed = Date.now() - started;

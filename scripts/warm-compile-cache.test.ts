@@ -2,8 +2,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { freePort, hasExited } from "@mypay/kit";
+import { freePort, waitUntilReady } from "@mypay/kit";
 import { afterEach, describe, expect, it } from "vitest";
 
 const root = resolve(import.meta.dirname, "..");
@@ -47,17 +46,14 @@ async function ledgerLoadsStripper(cache: string): Promise<boolean> {
     output += chunk.toString();
   });
   const exited = new Promise((done) => child.once("exit", done));
-  const deadline = Date.now() + 30_000;
-  while (
-    !(await fetch(`http://127.0.0.1:${port}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    ))
-  ) {
-    if (hasExited(child)) throw new Error(`ledger exited early:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`ledger not ready within 30 s:\n${output}`);
-    await sleep(100);
-  }
+  await waitUntilReady(child, `http://127.0.0.1:${port}`, {
+    name: "ledger",
+    withinMs: 30_000,
+    details: () => output,
+  }).catch((err: unknown) => {
+    child.kill("SIGKILL");
+    throw err;
+  });
   child.kill("SIGTERM");
   await exited;
   const report = /stripper loaded: (true|false)/.exec(output);

@@ -38,6 +38,12 @@ export {
   SeriesHistogram,
   type SeriesMetricConfig,
 } from "./series-metrics.ts";
+export {
+  probeReadiness,
+  READINESS_PROBE_MS,
+  type WaitUntilReadyOptions,
+  waitUntilReady,
+} from "./service-readiness.ts";
 export { onShutdown } from "./shutdown.ts";
 export {
   placeholders,

@@ -10,6 +10,7 @@ import {
   openDatabase,
   storageEnv,
   testStorage,
+  waitUntilReady,
 } from "@mypay/kit";
 import { MessageStatus, NotifierService, WebhookEndpointService } from "@mypay/proto/mypay/notifier/v1/notifier";
 import { Webhook } from "standardwebhooks";
@@ -20,15 +21,17 @@ import { migrations } from "./store/migrations/index.ts";
 
 const root = resolve(import.meta.dirname, "../../..");
 const storage = testStorage();
-let child: ChildProcess | undefined;
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 const children: ChildProcess[] = [];
 
-/** Starts the notifier on `port` and waits until it is ready. */
-async function startNotifier(port: number, env: Record<string, string> = {}): Promise<ChildProcess> {
-  const output: string[] = [];
+/** Starts the notifier on `port` and waits until it is ready; `output` collects what it prints. */
+async function startNotifier(
+  port: number,
+  env: Record<string, string> = {},
+  output: string[] = [],
+): Promise<ChildProcess> {
   const started = spawn(process.execPath, ["services/notifier/src/main.ts"], {
     cwd: root,
     env: { ...process.env, ...storageEnv(storage), NOTIFIER_PORT: String(port), LOG_LEVEL: "warn", ...env },
@@ -37,23 +40,17 @@ async function startNotifier(port: number, env: Record<string, string> = {}): Pr
   children.push(started);
   started.stdout?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
   started.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
-  await until(
-    async () => {
-      if (hasExited(started)) throw new Error(`notifier exited early:\n${output.join("")}`);
-      return fetch(`http://127.0.0.1:${port}/readyz`).then(
-        (res) => res.ok,
-        () => false,
-      );
-    },
-    () => sleep(100),
-    30_000,
-  );
+  await waitUntilReady(started, `http://127.0.0.1:${port}`, {
+    name: "notifier",
+    withinMs: 30_000,
+    details: () => output.join(""),
+  });
   return started;
 }
 
 afterAll(async () => {
-  for (const running of [child, ...children]) {
-    if (running && !hasExited(running)) {
+  for (const running of children) {
+    if (!hasExited(running)) {
       running.kill("SIGKILL");
       await once(running, "exit");
     }
@@ -75,25 +72,8 @@ describe("notifier process", () => {
   it("takes an endpoint and an event over gRPC and delivers the webhook", async () => {
     const port = await freePort();
     const output: string[] = [];
-    child = spawn(process.execPath, ["services/notifier/src/main.ts"], {
-      cwd: root,
-      env: { ...process.env, ...storageEnv(storage), NOTIFIER_PORT: String(port), LOG_LEVEL: "warn" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child.stdout?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
-    child.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+    const child = await startNotifier(port, {}, output);
     const base = `http://127.0.0.1:${port}`;
-    await until(
-      async () => {
-        if (!child || hasExited(child)) throw new Error(`notifier exited early:\n${output.join("")}`);
-        return fetch(`${base}/readyz`).then(
-          (res) => res.ok,
-          () => false,
-        );
-      },
-      () => sleep(100),
-      30_000,
-    );
 
     const receiver = await startReceiver(() => ({ status: 200, body: "ok" }));
     try {

@@ -5,7 +5,15 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createRpcClient, freePort, hasExited, MERCHANT_HEADER, type StorageSettings, storageEnv } from "@mypay/kit";
+import {
+  createRpcClient,
+  freePort,
+  hasExited,
+  MERCHANT_HEADER,
+  type StorageSettings,
+  storageEnv,
+  waitUntilReady,
+} from "@mypay/kit";
 import { LedgerService } from "@mypay/proto/mypay/ledger/v1/ledger";
 import { PayoutAdminService, PayoutService } from "@mypay/proto/mypay/payouts/v1/payouts";
 
@@ -48,17 +56,7 @@ export async function startService(
   child.stderr?.on("data", (b: Buffer) => output.push(b.toString()));
   const exited = new Promise<void>((done) => child.once("exit", () => done()));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (hasExited(child)) throw new Error(`${name} exited ${child.exitCode ?? child.signalCode}:\n${output.join("")}`);
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`${name} not ready in 60 s:\n${output.join("")}`);
-    await sleep(100);
-  }
+  await waitUntilReady(child, url, { name, details: () => output.join("") });
   return {
     url,
     child,
