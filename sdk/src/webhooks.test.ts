@@ -1,5 +1,5 @@
 import { Webhook } from "standardwebhooks";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { isPayoutUpdatedEvent } from "./events.ts";
 import { WEBHOOK_FIXTURES, webhookFixture } from "./fixtures.ts";
 import { createWebhookTestServer } from "./testing.ts";
@@ -61,6 +61,38 @@ describe("webhook signatures", () => {
     await expect(old).rejects.toThrow(/too old/);
     const future = verifyWebhook(SPEC.body, headers(SPEC.signature), SPEC.secret, { nowSeconds: SPEC.timestamp - 301 });
     await expect(future).rejects.toThrow(/future/);
+  });
+});
+
+describe("webhook signatures on each runtime's crypto", () => {
+  it("signs in the caller's thread where the runtime hands out Node's crypto, not through Web Crypto", async () => {
+    const webSign = vi.spyOn(crypto.subtle, "sign");
+    try {
+      expect(await signWebhook(SPEC.secret, SPEC.id, SPEC.timestamp, SPEC.body)).toBe(SPEC.signature);
+      expect(webSign).not.toHaveBeenCalled();
+    } finally {
+      webSign.mockRestore();
+    }
+  });
+
+  it("signs and verifies the same on Web Crypto where it does not (browsers, Deno, workers)", async () => {
+    const getBuiltinModule = process.getBuiltinModule;
+    const webSign = vi.spyOn(crypto.subtle, "sign");
+    Object.assign(process, { getBuiltinModule: undefined });
+    try {
+      vi.resetModules();
+      const web = await import("./webhooks.ts");
+      expect(await web.signWebhook(SPEC.secret, SPEC.id, SPEC.timestamp, SPEC.body)).toBe(SPEC.signature);
+      await expect(
+        web.verifyWebhook(SPEC.body, headers(SPEC.signature), SPEC.secret, { nowSeconds: SPEC.timestamp }),
+      ).resolves.toEqual({ test: 2432232314 });
+      await expect(web.signWebhook("whsec_%%%", SPEC.id, SPEC.timestamp, SPEC.body)).rejects.toThrow(/base64/);
+      expect(webSign).toHaveBeenCalledTimes(2);
+    } finally {
+      Object.assign(process, { getBuiltinModule });
+      webSign.mockRestore();
+      vi.resetModules();
+    }
   });
 });
 
