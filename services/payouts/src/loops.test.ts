@@ -25,38 +25,13 @@ import { OutboxRelay } from "./relay.ts";
 import { entities } from "./store/entities.ts";
 import { migrations } from "./store/migrations/index.ts";
 import { PayoutStore, type RequestRecord } from "./store/payout-store.ts";
-import { requestRecord as recordOf } from "./test-records.ts";
+import { payoutRow, requestRecord as recordOf } from "./test-records.ts";
 
 const settings = testStorage();
 const engine = settings.DATABASE_URL ? "MariaDB/MySQL" : "SQLite";
 const logger = createLogger("payouts-test", "silent");
 
-function newPayout(overrides: Partial<PayoutRow> = {}): PayoutRow {
-  const now = new Date();
-  return {
-    id: `po_${randomUUID().replaceAll("-", "").slice(0, 24)}`,
-    merchantId: "m_loops",
-    idempotencyKey: `key-${randomUUID()}`,
-    fingerprint: "fp",
-    merchantReference: "INV-1",
-    currency: "PKR",
-    amount: 1_000n,
-    status: "PENDING",
-    destType: "BANK",
-    bankCode: "HBL",
-    accountNumber: "1234560001",
-    accountTitle: "Ali Khan",
-    pspReference: null,
-    failureCode: null,
-    failureMessage: null,
-    attempts: 0,
-    nextAttemptAt: now,
-    createdAt: now,
-    updatedAt: now,
-    processedAt: null,
-    ...overrides,
-  };
-}
+const newPayout = (overrides: Partial<PayoutRow> = {}) => payoutRow({ merchantId: "m_loops", ...overrides });
 
 /** A request record of this file's merchant. */
 const requestRecord = (overrides: Partial<RequestRecord> = {}) => recordOf({ merchantId: "m_loops", ...overrides });

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createLogger, type Database, dropTestDatabases, openDatabase, testStorage } from "@mypay/kit";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { PayoutRow } from "../payout-message.ts";
-import { requestRecord } from "../test-records.ts";
+import { payoutRow, requestRecord } from "../test-records.ts";
 import { entities } from "./entities.ts";
 import { migrations } from "./migrations/index.ts";
 import { type ClaimedPayout, type PayoutChange, PayoutStore } from "./payout-store.ts";
@@ -13,33 +13,7 @@ const settings = testStorage();
 const engine = settings.DATABASE_URL ? "MariaDB/MySQL" : "SQLite";
 const LONG_LEASE = 60_000;
 
-/** A payout as the create path stores it; due now unless told otherwise. */
-function newPayout(overrides: Partial<PayoutRow> = {}): PayoutRow {
-  const now = new Date();
-  return {
-    id: `po_${randomUUID().replaceAll("-", "").slice(0, 24)}`,
-    merchantId: "m_store_test",
-    idempotencyKey: `key-${randomUUID()}`,
-    fingerprint: "fp",
-    merchantReference: "INV-1",
-    currency: "PKR",
-    amount: 100_050n,
-    status: "PENDING",
-    destType: "BANK",
-    bankCode: "HBL",
-    accountNumber: "1234560001",
-    accountTitle: "Ali Khan",
-    pspReference: null,
-    failureCode: null,
-    failureMessage: null,
-    attempts: 0,
-    nextAttemptAt: now,
-    createdAt: now,
-    updatedAt: now,
-    processedAt: null,
-    ...overrides,
-  };
-}
+const newPayout = (overrides: Partial<PayoutRow> = {}) => payoutRow({ merchantId: "m_store_test", ...overrides });
 
 describe(`PayoutStore on ${engine}`, () => {
   let db: Database;
