@@ -35,7 +35,7 @@ export interface WaitUntilReadyOptions {
 /**
  * Polls the `/readyz` of a service that `child` runs until it answers 2xx. Rejects with `<name> exited
  * with <code or signal>` when the child ends first, or `<name> not ready within <s> s (<last reason>)`
- * at the deadline; the child is left running either way.
+ * at the deadline, when the child is left running.
  */
 export async function waitUntilReady(
   child: ChildProcess,
