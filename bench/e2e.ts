@@ -17,6 +17,7 @@ import { bareHttpRate, httpGetRate, rawCommitRate } from "./lib/baselines.ts";
 import { databaseCpuSeconds, ownCpuSeconds } from "./lib/cpu.ts";
 import { type DatabaseWork, DatabaseWorkMeter, WORK_HEADING, workPer, workText } from "./lib/db-work.ts";
 import { closedLoop, openLoop, percentile, progress } from "./lib/load.ts";
+import { seedRate } from "./lib/seed-rate.ts";
 import { sampleService, watchServices } from "./lib/service-stats.ts";
 
 const { values } = parseArgs({
@@ -484,22 +485,6 @@ const seed = await withMesh("seed", { env: seedEnv }, async (_running, driver) =
     .sort((a, b) => a - b);
   return seedRate(receipts, seedWindowMs);
 });
-
-/**
- * The seed configuration's settled/s from its webhook receipts (ms into the window). The old poller
- * settles ten payouts at once, about every 10 s, after waiting up to one 5 s tick for the first batch; a
- * count over the whole window would charge that start-up to the rate (0.50 or 0.67/s against a steady
- * 1.0/s). So the rate runs from the first batch's receipt to the last one's. A window that holds one
- * batch only gives the count over the window: a lower bound.
- */
-function seedRate(receipts: number[], windowMs: number) {
-  const first = receipts[0] ?? 0;
-  const later = receipts.filter((at) => at > first + 2_000);
-  const last = later.at(-1);
-  return last === undefined
-    ? { settled: receipts.length, perSecond: receipts.length / (windowMs / 1000), lowerBound: true }
-    : { settled: receipts.length, perSecond: later.length / ((last - first) / 1000), lowerBound: false };
-}
 
 function cpuText(cpu: typeof mesh.cpuMax): string {
   return [
