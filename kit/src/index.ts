@@ -38,12 +38,7 @@ export {
   SeriesHistogram,
   type SeriesMetricConfig,
 } from "./series-metrics.ts";
-export {
-  probeReadiness,
-  READINESS_PROBE_MS,
-  type WaitUntilReadyOptions,
-  waitUntilReady,
-} from "./service-readiness.ts";
+export { probeReadiness, type WaitUntilReadyOptions, waitUntilReady } from "./service-readiness.ts";
 export { onShutdown } from "./shutdown.ts";
 export {
   placeholders,

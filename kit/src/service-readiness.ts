@@ -3,7 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { hasExited } from "./testing.ts";
 
 /** How long one probe of `/readyz` may take, so a service that hangs cannot outlast a caller's deadline. */
-export const READINESS_PROBE_MS = 2_000;
+const READINESS_PROBE_MS = 2_000;
 
 /**
  * Asks `baseUrl`/readyz once. Resolves with "ready", or with why not: `answers <status>`, `no answer
@@ -26,7 +26,7 @@ export interface WaitUntilReadyOptions {
   withinMs?: number;
   /** Pause between probes; default 100 ms. */
   intervalMs?: number;
-  /** Limit on each probe; default READINESS_PROBE_MS. */
+  /** Limit on each probe; default 2 s. */
   probeMs?: number;
   /** Appended to an error message after a newline, e.g. what the process printed. */
   details?: () => string;
