@@ -137,14 +137,17 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       pool: { max: options.poolSize ?? 16 },
       migrations: { migrationsList: options.migrations.mysql, snapshot: false, transactional: true },
     } as Options);
-    sql = mysqlSql({
-      host: parsed.hostname,
-      port: Number(parsed.port || 3306),
-      user: decodeURIComponent(parsed.username || "root"),
-      password: decodeURIComponent(parsed.password),
-      database: `${settings.DATABASE_PREFIX}_${service}`,
-      connectionLimit: options.poolSize ?? 16,
-    });
+    sql = mysqlSql(
+      {
+        host: parsed.hostname,
+        port: Number(parsed.port || 3306),
+        user: decodeURIComponent(parsed.username || "root"),
+        password: decodeURIComponent(parsed.password),
+        database: `${settings.DATABASE_PREFIX}_${service}`,
+        connectionLimit: options.poolSize ?? 16,
+      },
+      kind,
+    );
   } else {
     kind = "sqlite";
     mkdirSync(settings.DATA_DIR, { recursive: true });

@@ -43,6 +43,7 @@ export { onShutdown } from "./shutdown.ts";
 export {
   placeholders,
   type Row,
+  RowCountMismatch,
   type Sql,
   type SqlDatabase,
   type SqlTransaction,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Database, openDatabase } from "./db.ts";
 import { createLogger } from "./logger.ts";
-import { formatSql, placeholders, sqlDate, tuples } from "./sql.ts";
+import { formatSql, placeholders, RowCountMismatch, type Statement, sqlDate, tuples } from "./sql.ts";
 import { dropTestDatabases, testStorage } from "./testing.ts";
 
 const storage = testStorage();
@@ -25,6 +25,14 @@ afterAll(async () => {
   await db.close();
   await dropTestDatabases(storage);
 });
+
+const amounts = async (...ids: string[]) => {
+  const rows = await db.sql.query<{ id: string; amount: unknown }>(
+    `select id, amount from items where id in (${placeholders(ids.length)})`,
+    ids,
+  );
+  return ids.map((id) => Number(rows.find((r) => r.id === id)?.amount));
+};
 
 const count = async () => Number((await db.sql.query<{ n: unknown }>("select count(*) as n from items"))[0]!.n);
 
@@ -120,6 +128,31 @@ describe(`plain SQL (${process.env.MYSQL_URL ? "MariaDB/MySQL" : "SQLite"})`, ()
     expect(await count()).toBe(before);
     // The pool still works after the failures.
     expect(await db.sql.run("update items set amount = amount where id = ?", ["a"])).toBeGreaterThanOrEqual(0);
+  });
+
+  it("commits after a guard that matched the rows expected, and commits nothing after one that did not", async () => {
+    const at = new Date();
+    await db.sql.run(`insert into items (id, amount, at) values ${tuples(2, 3)}`, ["g1", 1, at, "g2", 1, at]);
+    const guard = (amount: number): Statement => [
+      `update items set amount = amount + 1 where id in (?, ?, ?) and amount = ?`,
+      ["g1", "g2", "g3", amount],
+    ];
+    const insert: Statement = ["insert into items (id, amount, at) values (?, ?, ?)", ["g4", 0, at]];
+    const results = await db.sql.transaction((tx) => tx.commitWhen(guard(1), 2, [insert]));
+    expect(results).toEqual([1]);
+    expect(await amounts("g1", "g2", "g4")).toEqual([2, 2, 0]);
+
+    // g1 and g2 now hold 2: the guard matches none of them, and nothing after it runs.
+    await db.sql.run("update items set amount = 5 where id = ?", ["g2"]);
+    const refused = db.sql.transaction((tx) =>
+      tx.commitWhen(guard(2), 2, [["delete from items where id = ?", ["g4"]]]),
+    );
+    await expect(refused).rejects.toThrow(RowCountMismatch);
+    await expect(refused).rejects.toMatchObject({ matched: 1, expected: 2 });
+    expect(await amounts("g1", "g2", "g4")).toEqual([2, 5, 0]);
+    // The pool goes on working, and a refused guard leaves no lock behind.
+    await db.sql.transaction((tx) => tx.commitWhen(["update items set amount = 0 where id = ?", ["g1"]], 1, []));
+    expect(await amounts("g1")).toEqual([0]);
   });
 
   it("keeps concurrent transactions apart", async () => {

@@ -33,6 +33,61 @@ export interface Sql {
 export interface SqlTransaction extends Sql {
   /** Runs `statements` (possibly none) and commits, in one round trip on a server. Nothing may follow it. */
   commitWith(statements: readonly Statement[]): Promise<StatementResult[]>;
+  /**
+   * Runs `guard`, a write, then `statements` and the COMMIT, but only when the guard matched exactly
+   * `expectedRows` rows; otherwise rejects with `RowCountMismatch` before any of `statements` ran, and the
+   * transaction rolls back once the error leaves the work. One round trip on MariaDB, whose server checks
+   * the count; two elsewhere. Answers the results of `statements`. Nothing may follow it.
+   */
+  commitWhen(guard: Statement, expectedRows: number, statements: readonly Statement[]): Promise<StatementResult[]>;
+}
+
+/** A `commitWhen` guard matched another number of rows than expected: nothing was committed. */
+export class RowCountMismatch extends Error {
+  readonly matched: number;
+  readonly expected: number;
+
+  constructor(matched: number, expected: number) {
+    super(`the guard matched ${matched} rows, not ${expected}`);
+    this.name = "RowCountMismatch";
+    this.matched = matched;
+    this.expected = expected;
+  }
+}
+
+/** `commitWhen` in two steps: the guard alone, its count checked here, then the rest with the COMMIT. */
+async function commitWhenInSteps(
+  tx: SqlTransaction,
+  [sql, params]: Statement,
+  expectedRows: number,
+  statements: readonly Statement[],
+): Promise<StatementResult[]> {
+  const matched = await tx.run(sql, params);
+  if (matched !== expectedRows) throw new RowCountMismatch(matched, expectedRows);
+  return tx.commitWith(statements);
+}
+
+/** What MariaDB's row-count check signals (SQLSTATE 45000, errno 1644), followed by the count. */
+const GUARD_SIGNAL = "guard matched ";
+
+/**
+ * A MariaDB block that stops the rest of its round trip, unless the statement before it matched
+ * `expected` rows (the pools count matched rows, not changed ones, as `run` does).
+ */
+const guardCheck = (expected: number): Statement => [
+  `begin not atomic
+     declare matched bigint default row_count();
+     declare message varchar(64) default concat('${GUARD_SIGNAL}', matched);
+     if matched <> ? then signal sqlstate '45000' set message_text = message; end if;
+   end`,
+  [expected],
+];
+
+/** The count a MariaDB guard check signalled, or undefined for any other error. */
+function guardMismatch(err: unknown): number | undefined {
+  const { errno, message } = err as { errno?: number; message?: string };
+  if (errno !== 1644 || !message?.startsWith(GUARD_SIGNAL)) return undefined;
+  return Number(message.slice(GUARD_SIGNAL.length));
 }
 
 export interface SqlDatabase extends Sql {
@@ -150,8 +205,11 @@ export function formatSql(sql: string, values: readonly (SqlValue | undefined)[]
   return out;
 }
 
-/** A server pool of its own (multi-statements, UTC, READ COMMITTED sessions), beside the ORM's. */
-export function mysqlSql(options: PoolOptions): SqlDatabase {
+/**
+ * A server pool of its own (multi-statements, UTC, READ COMMITTED sessions), beside the ORM's. On
+ * `mariadb`, `commitWhen` has the server check its guard's count (MySQL has no blocks outside routines).
+ */
+export function mysqlSql(options: PoolOptions, server: "mysql" | "mariadb" = "mysql"): SqlDatabase {
   const pool = createPool({
     ...options,
     multipleStatements: true,
@@ -191,6 +249,15 @@ export function mysqlSql(options: PoolOptions): SqlDatabase {
       run: async (sql, params) => (await sendInTx([[sql, params]], false))[0] as number,
       many: (statements) => sendInTx(statements, false),
       commitWith: (statements) => sendInTx(statements, true),
+      async commitWhen(guard, expectedRows, statements) {
+        if (server !== "mariadb") return commitWhenInSteps(tx, guard, expectedRows, statements);
+        try {
+          return (await sendInTx([guard, guardCheck(expectedRows), ...statements], true)).slice(2);
+        } catch (err) {
+          const matched = guardMismatch(err);
+          throw matched === undefined ? err : new RowCountMismatch(matched, expectedRows);
+        }
+      },
     };
     try {
       const result = await work(tx);
@@ -280,7 +347,7 @@ function untilCommitted(sql: Sql): SqlTransaction {
   let committed = false;
   const open = <T>(run: () => Promise<T>): Promise<T> =>
     committed ? Promise.reject(new Error("statement after commit")) : run();
-  return {
+  const tx: SqlTransaction = {
     query: (text, params) => open(() => sql.query(text, params)),
     run: (text, params) => open(() => sql.run(text, params)),
     many: (statements) => open(() => sql.many(statements)),
@@ -289,5 +356,7 @@ function untilCommitted(sql: Sql): SqlTransaction {
         committed = true;
         return sql.many(statements);
       }),
+    commitWhen: (guard, expectedRows, statements) => commitWhenInSteps(tx, guard, expectedRows, statements),
   };
+  return tx;
 }
