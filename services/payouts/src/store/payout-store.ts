@@ -5,6 +5,8 @@ import {
   type Outcome,
   placeholders,
   type Row,
+  RowCountMismatch,
+  type SqlTransaction,
   type SqlValue,
   type Statement,
   sqlDate,
@@ -367,32 +369,40 @@ export class PayoutStore {
       if (rows.length === 0) return [];
       const leaseId = randomUUID();
       const ids = rows.map((r) => r.id);
-      // The due condition is repeated: a row claimed meanwhile stays untouched. Every returned row is
-      // locked on a server and SQLite has one writer, so anything less than all of them is a broken invariant.
-      const updated = await tx.run(
-        `update payouts set status = 'PROCESSING', lease_id = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
-          where id in (${placeholders(ids.length)})
-            and ((status in ('PENDING', 'RETRY') and next_attempt_at <= ?) or (status = 'PROCESSING' and lease_until < ?))`,
-        [leaseId, leaseUntil, now, ...ids, now, now],
-      );
-      if (updated !== rows.length) throw new Error(`claimed ${updated} of ${rows.length} locked payouts`);
       const claims: ClaimedPayout[] = rows.map((row) => ({
         row: { ...row, status: "PROCESSING", attempts: row.attempts + 1, updatedAt: now },
         leaseId,
         from: row.status,
       }));
-      await tx.commitWith([
-        insertTransitions(
-          claims.map((c) => ({
-            payoutId: c.row.id,
-            from: c.from,
-            to: "PROCESSING",
-            reason: `attempt ${c.row.attempts}`,
-            actor: ACTOR_SYSTEM,
-            at: now,
-          })),
-        ),
-      ]);
+      // The due condition is repeated: a row claimed meanwhile stays untouched. Every returned row is
+      // locked on a server and SQLite has one writer, so anything less than all of them is a broken
+      // invariant, caught before the transitions and the COMMIT (which ride in the same round trip).
+      try {
+        await tx.commitWhen(
+          [
+            `update payouts set status = 'PROCESSING', lease_id = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
+              where id in (${placeholders(ids.length)})
+                and ((status in ('PENDING', 'RETRY') and next_attempt_at <= ?) or (status = 'PROCESSING' and lease_until < ?))`,
+            [leaseId, leaseUntil, now, ...ids, now, now],
+          ],
+          rows.length,
+          [
+            insertTransitions(
+              claims.map((c) => ({
+                payoutId: c.row.id,
+                from: c.from,
+                to: "PROCESSING",
+                reason: `attempt ${c.row.attempts}`,
+                actor: ACTOR_SYSTEM,
+                at: now,
+              })),
+            ),
+          ],
+        );
+      } catch (err) {
+        if (err instanceof RowCountMismatch) throw new Error(`claimed ${err.matched} of ${rows.length} locked payouts`);
+        throw err;
+      }
       return claims;
     });
     if (claimed.length > 0) this.#onTransitions(claimed.map((c) => ({ from: c.from, to: "PROCESSING", row: c.row })));
@@ -401,47 +411,65 @@ export class PayoutStore {
 
   /**
    * Applies the processor's decisions in one transaction: each change only if the payout is still
-   * under the same lease (a stale worker's result is dropped), with its transition, ledger call and event.
-   * Returns how many changes were applied.
+   * PROCESSING under the same lease (a stale worker's result is dropped), with its transition, ledger call
+   * and event. One round trip as a rule: the payouts' update, conditional on the leases, guards the rest.
+   * When a lease was lost, the changes still owned are found under lock and applied in a second
+   * transaction. Returns how many changes were applied.
    */
   async applyChanges(changes: PayoutChange[]): Promise<number> {
     if (changes.length === 0) return 0;
     const now = new Date();
-    const lock = this.#db.kind === "sqlite" ? "" : " for update";
-    const result = await this.#db.sql.transaction(async (tx) => {
-      // Only changes whose payout is still PROCESSING under the same lease apply; the locking read keeps
-      // them so until the commit.
-      const held = await tx.query<{ id: string; lease_id: string | null }>(
-        `select id, lease_id from payouts where id in (${placeholders(changes.length)}) and status = 'PROCESSING'${lock}`,
-        changes.map((c) => c.row.id),
-      );
-      const leaseOf = new Map(held.map((r) => [r.id, r.lease_id]));
-      const owned = changes.filter((c) => leaseOf.get(c.row.id) === c.leaseId);
-      if (owned.length === 0) return { committed: [], queued: [] };
-      const rows = owned.map((c): PayoutRow => ({ ...c.row, ...c.set, status: c.to, updatedAt: now }));
-      const queue: Queued[] = [];
-      const committed: CommittedTransition[] = [];
-      const transitions: TransitionInsert[] = [];
-      for (const [i, change] of owned.entries()) {
-        const row = rows[i]!;
-        const action = fundsActionFor(change.to);
-        queue.push({ row, actions: action ? [action] : [], notify: change.notify });
-        committed.push({ from: "PROCESSING", to: change.to, row });
-        transitions.push({
-          payoutId: row.id,
-          from: "PROCESSING",
-          to: change.to,
-          reason: change.reason,
-          actor: ACTOR_SYSTEM,
-          at: now,
-        });
-      }
-      const outbox = this.#outbox(queue);
-      await tx.commitWith([this.#updateRows(rows), insertTransitions(transitions), ...outbox.statements]);
-      return { committed, queued: outbox.rows };
-    });
+    let result: { committed: CommittedTransition[]; queued: OutboxRow[] };
+    try {
+      result = await this.#db.sql.transaction((tx) => this.#applyOwned(tx, changes, now));
+    } catch (err) {
+      if (!(err instanceof RowCountMismatch)) throw err;
+      const lock = this.#db.kind === "sqlite" ? "" : " for update";
+      result = await this.#db.sql.transaction(async (tx) => {
+        const held = await tx.query<{ id: string; lease_id: string | null }>(
+          `select id, lease_id from payouts where id in (${placeholders(changes.length)}) and status = 'PROCESSING'${lock}`,
+          changes.map((c) => c.row.id),
+        );
+        const leaseOf = new Map(held.map((r) => [r.id, r.lease_id]));
+        const owned = changes.filter((c) => leaseOf.get(c.row.id) === c.leaseId);
+        return owned.length > 0 ? this.#applyOwned(tx, owned, now) : { committed: [], queued: [] };
+      });
+    }
     this.#committed(result.committed, result.queued);
     return result.committed.length;
+  }
+
+  /** Commits changes whose payouts are all PROCESSING under their leases, or rejects with `RowCountMismatch`. */
+  async #applyOwned(
+    tx: SqlTransaction,
+    owned: PayoutChange[],
+    now: Date,
+  ): Promise<{ committed: CommittedTransition[]; queued: OutboxRow[] }> {
+    const rows = owned.map((c): PayoutRow => ({ ...c.row, ...c.set, status: c.to, updatedAt: now }));
+    const queue: Queued[] = [];
+    const committed: CommittedTransition[] = [];
+    const transitions: TransitionInsert[] = [];
+    for (const [i, change] of owned.entries()) {
+      const row = rows[i]!;
+      const action = fundsActionFor(change.to);
+      queue.push({ row, actions: action ? [action] : [], notify: change.notify });
+      committed.push({ from: "PROCESSING", to: change.to, row });
+      transitions.push({
+        payoutId: row.id,
+        from: "PROCESSING",
+        to: change.to,
+        reason: change.reason,
+        actor: ACTOR_SYSTEM,
+        at: now,
+      });
+    }
+    const outbox = this.#outbox(queue);
+    const leased = this.#updateLeasedRows(
+      rows,
+      owned.map((c) => c.leaseId),
+    );
+    await tx.commitWhen(leased, rows.length, [insertTransitions(transitions), ...outbox.statements]);
+    return { committed, queued: outbox.rows };
   }
 
   /**
@@ -750,27 +778,60 @@ export class PayoutStore {
     }
   }
 
-  /** One transaction in two round trips: lock the requests, then every insert with the COMMIT. */
+  /**
+   * One transaction, in one round trip as a rule: marking the requests done, conditional on each still
+   * owning its key, guards the inserts. When a request lost its key (its lock ran out and a retry took it
+   * over), the requests are locked and read in a second transaction and only the payouts still owned are
+   * inserted; the others are "lost".
+   */
   async #insertGroup(items: NewPayoutInsert[]): Promise<Array<Outcome<InsertOutcome>>> {
     const now = new Date();
-    const lock = this.#db.kind === "sqlite" ? "" : " for update";
-    const ids = [...new Set(items.map((i) => i.row.id))].sort();
-    const result = await this.#db.sql.transaction(async (tx) => {
-      const records = await tx.query<{ payout_id: string; owner: string; state: string }>(
-        `select payout_id, owner, state from payout_requests where payout_id in (${placeholders(ids.length)})${lock}`,
-        ids,
-      );
-      const ownerOf = new Map(records.filter((r) => r.state === "in_progress").map((r) => [r.payout_id, r.owner]));
-      const mine = items.filter((i) => ownerOf.get(i.row.id) === i.owner);
-      if (mine.length === 0) return { mine, queued: [] };
-      const outbox = this.#outbox(mine.map((i) => ({ row: i.row, actions: [], notify: true })));
-      await tx.commitWith([
+    let result: { mine: NewPayoutInsert[]; queued: OutboxRow[] };
+    try {
+      result = { mine: items, queued: await this.#db.sql.transaction((tx) => this.#insertOwned(tx, items, now)) };
+    } catch (err) {
+      if (!(err instanceof RowCountMismatch)) throw err;
+      const lock = this.#db.kind === "sqlite" ? "" : " for update";
+      const ids = [...new Set(items.map((i) => i.row.id))].sort();
+      result = await this.#db.sql.transaction(async (tx) => {
+        const records = await tx.query<{ payout_id: string; owner: string; state: string }>(
+          `select payout_id, owner, state from payout_requests where payout_id in (${placeholders(ids.length)})${lock}`,
+          ids,
+        );
+        const ownerOf = new Map(records.filter((r) => r.state === "in_progress").map((r) => [r.payout_id, r.owner]));
+        const mine = items.filter((i) => ownerOf.get(i.row.id) === i.owner);
+        return { mine, queued: mine.length > 0 ? await this.#insertOwned(tx, mine, now) : [] };
+      });
+    }
+    const created = new Set(result.mine);
+    this.#committed(
+      result.mine.map((i) => ({ from: null, to: i.row.status, row: i.row })),
+      result.queued,
+    );
+    return items.map((i) => ({ ok: true, value: created.has(i) ? "created" : "lost" }));
+  }
+
+  /**
+   * Inserts payouts whose requests all own their keys, with their first transitions and events, and marks
+   * the requests done; rejects with `RowCountMismatch` when a request no longer owns its key.
+   */
+  async #insertOwned(tx: SqlTransaction, items: NewPayoutInsert[], now: Date): Promise<OutboxRow[]> {
+    const outbox = this.#outbox(items.map((i) => ({ row: i.row, actions: [], notify: true })));
+    await tx.commitWhen(
+      [
+        `update payout_requests set state = 'done', updated_at = ?
+          where payout_id in (${placeholders(items.length)}) and state = 'in_progress'
+            and owner = case payout_id ${items.map(() => "when ? then ?").join(" ")} end`,
+        [now, ...items.map((i) => i.row.id), ...items.flatMap((i) => [i.row.id, i.owner])],
+      ],
+      items.length,
+      [
         [
-          `insert into payouts (${PAYOUT_COLUMNS}) values ${tuples(mine.length, PAYOUT_WIDTH)}`,
-          mine.flatMap((i) => payoutValues(i.row)),
+          `insert into payouts (${PAYOUT_COLUMNS}) values ${tuples(items.length, PAYOUT_WIDTH)}`,
+          items.flatMap((i) => payoutValues(i.row)),
         ],
         insertTransitions(
-          mine.map((i) => ({
+          items.map((i) => ({
             payoutId: i.row.id,
             from: null,
             to: i.row.status,
@@ -780,19 +841,9 @@ export class PayoutStore {
           })),
         ),
         ...outbox.statements,
-        [
-          `update payout_requests set state = 'done', updated_at = ? where payout_id in (${placeholders(mine.length)})`,
-          [now, ...mine.map((i) => i.row.id)],
-        ],
-      ]);
-      return { mine, queued: outbox.rows };
-    });
-    const created = new Set(result.mine);
-    this.#committed(
-      result.mine.map((i) => ({ from: null, to: i.row.status, row: i.row })),
-      result.queued,
+      ],
     );
-    return items.map((i) => ({ ok: true, value: created.has(i) ? "created" : "lost" }));
+    return outbox.rows;
   }
 
   /**
@@ -876,7 +927,8 @@ export class PayoutStore {
    * The processor's result columns of many payouts in ONE statement (CASE per column), releasing their
    * leases. The caller holds the rows (locking read under the lease).
    */
-  #updateRows(rows: PayoutRow[]): Statement {
+  /** Writes the rows' new states and ends their leases: those still PROCESSING under `leaseIds` (one per row). */
+  #updateLeasedRows(rows: PayoutRow[], leaseIds: string[]): Statement {
     const columns: Array<[string, (r: PayoutRow) => SqlValue]> = [
       ["status", (r) => r.status],
       ["psp_reference", (r) => r.pspReference],
@@ -893,8 +945,10 @@ export class PayoutStore {
       return `${column} = case id ${cases} end`;
     });
     params.push(...rows.map((r) => r.id));
+    params.push(...rows.flatMap((r, i) => [r.id, leaseIds[i]!]));
     return [
-      `update payouts set ${sets.join(", ")}, lease_id = null, lease_until = null where id in (${placeholders(rows.length)})`,
+      `update payouts set ${sets.join(", ")}, lease_id = null, lease_until = null
+        where id in (${placeholders(rows.length)}) and status = 'PROCESSING' and lease_id = case id ${cases} end`,
       params,
     ];
   }
