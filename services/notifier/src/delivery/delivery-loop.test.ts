@@ -653,6 +653,27 @@ describe("delivery rules", () => {
     expect(JSON.parse(other.received[0]!.body).data.endpointId).toBe(endpoint.id);
   });
 
+  it("ends an endpoint's failure streak when a delivery to it succeeds", async () => {
+    const h = await harness({ schedule: [0, 10, 10] });
+    const flaky = await receiverFor((_req, n) => (n === 0 ? { status: 500 } : { status: 200 }));
+    const { endpoint } = await h.endpoints.create({
+      merchantId: "mch_flaky",
+      url: flaky.url,
+      description: "",
+      eventTypes: [],
+    });
+    const failingSince = async () => (await h.db.em().findOneOrFail(Endpoint, { id: endpoint.id })).failingSince;
+    await h.events.publish([event("mch_flaky")]);
+    await h.loop.tick();
+    expect(await failingSince()).toBeInstanceOf(Date);
+    await until(
+      async () => (await h.messages())[0]?.status === MessageStatus.DELIVERED,
+      () => h.loop.tick(),
+    );
+    expect(flaky.received).toHaveLength(2);
+    expect(await failingSince()).toBeNull();
+  });
+
   it("keeps other endpoints fast while one receiver hangs", async () => {
     const h = await harness({ schedule: [0], timeoutMs: 3_000, concurrency: 8, endpointConcurrency: 2, batchSize: 8 });
     const slow = await receiverFor(() => "hang");

@@ -175,8 +175,8 @@ export class DeliveryStore {
    * a success ends an endpoint's failure streak; a 410 Gone, or failing for `disableAfterMs`,
    * disables it and cancels its pending messages. Messages whose lease was taken over by another
    * claim keep their state; their attempts are still recorded. Returns the endpoints disabled now.
-   * Two round trips: the attempts, the messages' states and the endpoints' read; then the endpoints'
-   * changes with the COMMIT.
+   * One round trip when every attempt delivered; otherwise two: the attempts, the messages' states and
+   * the endpoints' read, then the endpoints' changes with the COMMIT.
    */
   async recordAttempts(
     records: readonly AttemptRecord[],
@@ -227,6 +227,17 @@ export class DeliveryStore {
           `update messages set next_attempt_at = case id ${cases} end, ${released} where ${heldBy(held(retries.map((x) => x.r)))}`,
           [...retries.flatMap((x) => [x.r.message.id, x.at]), now, ...heldByParams(held(retries.map((x) => x.r)))],
         ]);
+      }
+      if (delivered.length === records.length) {
+        // Every endpoint had a success: any failure streak ends, and nothing else about them changes.
+        await tx.commitWith([
+          ...writes,
+          [
+            `update endpoints set failing_since = null where id in (${placeholders(endpointIds.length)}) and failing_since is not null`,
+            endpointIds,
+          ],
+        ]);
+        return [];
       }
       writes.push([
         `select id, merchant_id, failing_since, enabled, deleted_at from endpoints where id in (${placeholders(endpointIds.length)})`,
