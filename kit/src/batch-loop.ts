@@ -16,7 +16,8 @@ export interface BatchLoopOptions {
 
 /**
  * A background loop driven by a node-cron tick and by in-process wake-ups. At most one round runs at a
- * time in a process; a wake during a round schedules one more. Wake-ups are only an optimisation: the
+ * time in a process; a wake during a round schedules one more, unless the loop goes on to another
+ * round anyway. Wake-ups are only an optimisation: the
  * database decides what is due, so the tick alone is enough for correctness and for any replica count.
  */
 export class BatchLoop {
@@ -53,6 +54,14 @@ export class BatchLoop {
     });
   }
 
+  /**
+   * Called by a round just before it reads what is due: the wake-ups that came before are answered by
+   * that read, so only later ones call for another round.
+   */
+  readingDue(): void {
+    this.#again = false;
+  }
+
   /** Stops ticking, tells the round in flight, and waits for it to commit. */
   async stop(): Promise<void> {
     this.#stopping.abort();
@@ -63,8 +72,11 @@ export class BatchLoop {
   async #drain(): Promise<void> {
     try {
       const stopping = this.#stopping.signal;
-      while (!stopping.aborted && (await this.#options.round(stopping))) {
-        // a full batch: there may be more due right now
+      while (!stopping.aborted) {
+        // A wake from before this round is answered by it: only wakes during the last round call for another.
+        this.#again = false;
+        // False unless a full batch was found: then there may be more due right now.
+        if (!(await this.#options.round(stopping))) break;
       }
     } catch (err) {
       this.#options.logger.error({ err, loop: this.#options.name }, "loop round failed; retrying on the next tick");

@@ -89,7 +89,7 @@ describe(`background loops on ${engine}`, () => {
   });
 
   const processorWith = (rail: BankRail, maxAttempts = 3) =>
-    new Processor(store, rail, { ...PROCESSOR_OPTIONS, maxAttempts }, logger, () => {}, { metrics });
+    new Processor(store, rail, { ...PROCESSOR_OPTIONS, maxAttempts }, logger, { metrics });
 
   /** Runs processor rounds until `done` holds (rounds are woken by hand; the cron tick is 59 s). */
   async function runUntil(processor: Processor, done: () => Promise<boolean>, rounds = 200): Promise<void> {
@@ -135,7 +135,6 @@ describe(`background loops on ${engine}`, () => {
       rail,
       { ...PROCESSOR_OPTIONS, retryBaseMs: 60_000, retryCapMs: 60_000 },
       logger,
-      () => {},
     );
     const row = newPayout({ accountNumber: "1234560004" });
     await store.insert(row, "merchant:test");
@@ -164,13 +163,7 @@ describe(`background loops on ${engine}`, () => {
         return { kind: "success", pspReference: "PSP-SLOW", processedAt: new Date() };
       },
     };
-    const processor = new Processor(
-      store,
-      slowRail,
-      { ...PROCESSOR_OPTIONS, batchSize: 5, concurrency: 1 },
-      logger,
-      () => {},
-    );
+    const processor = new Processor(store, slowRail, { ...PROCESSOR_OPTIONS, batchSize: 5, concurrency: 1 }, logger);
     const rows = Array.from({ length: 5 }, () => newPayout());
     for (const row of rows) await store.insert(row, "merchant:test");
     processor.loop.wake();

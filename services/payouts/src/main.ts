@@ -81,7 +81,6 @@ const processor = new Processor(
     ...retry,
   },
   logger,
-  () => relay.loop.wake(),
   observe,
 );
 const ttlMs = config.IDEMPOTENCY_TTL_HOURS * 3_600_000;
@@ -99,10 +98,10 @@ const reconciler = new Reconciler(
   logger,
   () => relay.loop.wake(),
 );
+// The relay needs no wake here: every commit hands its outbox messages over to it, which wakes it.
 const onChanged = () => {
   // Seed mode reproduces the old poller: no wake-up on create, only the tick.
   if (!config.PAYOUTS_SEED_MODE && config.PAYOUTS_PROCESSOR) processor.loop.wake();
-  relay.loop.wake();
 };
 const maxAmount = parseAmount(config.MAX_PAYOUT_AMOUNT, "PKR");
 const server = await startRpcServer({

@@ -23,7 +23,6 @@ export class Processor {
   readonly #store: PayoutStore;
   readonly #rail: BankRail;
   readonly #options: ProcessorOptions;
-  readonly #afterBatch: () => void;
   readonly #metrics: PayoutMetrics | undefined;
   readonly #backlog: Backlog | undefined;
   readonly loop: BatchLoop;
@@ -35,7 +34,6 @@ export class Processor {
     rail: BankRail,
     options: ProcessorOptions,
     logger: Logger,
-    afterBatch: () => void,
     observe: { metrics?: PayoutMetrics; backlog?: Backlog } = {},
   ) {
     this.#metrics = observe.metrics;
@@ -43,7 +41,6 @@ export class Processor {
     this.#store = store;
     this.#rail = rail;
     this.#options = options;
-    this.#afterBatch = afterBatch;
     this.loop = new BatchLoop({
       name: "processor",
       tickSeconds: options.tickSeconds,
@@ -62,8 +59,8 @@ export class Processor {
       // Without this the bank would be asked again once the leases ran out.
       await this.#store.applyChanges(this.#unapplied);
       this.#unapplied = [];
-      this.#afterBatch();
     }
+    this.loop.readingDue();
     const claimed = await this.#store.claimDue(this.#options.batchSize, this.#options.leaseMs);
     if (claimed.length > 0) {
       this.#metrics?.batch(claimed.length);
@@ -73,7 +70,6 @@ export class Processor {
       this.#unapplied = changes;
       await this.#store.applyChanges(changes);
       this.#unapplied = [];
-      this.#afterBatch();
       if (unstarted.length > 0) await this.#store.handBack(unstarted);
     }
     await this.#backlog?.refreshDue();
