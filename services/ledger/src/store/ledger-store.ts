@@ -131,6 +131,18 @@ const MAX_ATTEMPTS = 6;
 const accountKey = (merchantId: string, currency: string, kind: AccountKind) =>
   `${ownerOf(kind, merchantId)}\u0000${currency}\u0000${kind}`;
 
+/** Whose accounts a hold moves: its merchant's, in its currency. */
+interface Owner {
+  merchantId: string;
+  currency: string;
+}
+
+/** Hold owners kept in memory, the oldest forgotten first: several seconds of holds at full rate. */
+const KNOWN_HOLD_OWNERS = 10_000;
+
+/** Values per row of the holds insert. */
+const HOLD_WIDTH = 7;
+
 /**
  * Double-entry storage. Top-ups, holds, captures and releases are group committed: operations that
  * arrive together share one transaction, in which the touched account rows are locked once (in one
@@ -144,6 +156,11 @@ export class LedgerStore {
   readonly #committer: GroupCommitter<LedgerOp, OpResult>;
   /** Account ids never change once created, so they are cached for the life of the process. */
   readonly #accountIds = new Map<string, string>();
+  /**
+   * Owners of holds this process placed or read lately (a hold's merchant and currency never change):
+   * a capture or release of one of them needs no read before its batch to learn whose accounts to lock.
+   */
+  readonly #holdOwners = new Map<string, Owner>();
 
   constructor(db: Database, options: LedgerStoreOptions = {}) {
     this.#db = db;
@@ -505,20 +522,27 @@ export class LedgerStore {
     this.#observer.batch(ops.length);
     const outcomes: Array<Outcome<OpResult> | undefined> = new Array(ops.length);
     try {
-      // Captures and releases name only a hold: read it first to learn whose accounts to lock.
-      // Final holds never change again, so those are answered without a transaction.
+      // Captures and releases name only a hold: unless this process knows its owner, read it first to
+      // learn whose accounts to lock. Final holds never change again, so those are answered without a
+      // transaction (a known hold's state is read inside the batch's).
       const settling = ops.flatMap((op) => (op.kind === "capture" || op.kind === "release" ? [op.holdId] : []));
-      const before = settling.length > 0 ? await this.#readHolds(this.#db.sql, settling) : new Map();
-      await this.#resolveAccounts(ops, before);
+      const unknown = settling.filter((id) => !this.#holdOwners.has(id));
+      const before = unknown.length > 0 ? await this.#readHolds(this.#db.sql, unknown) : new Map<string, HoldView>();
+      const owners = new Map<string, Owner>(before);
+      for (const id of settling) {
+        const owner = this.#holdOwners.get(id);
+        if (owner) owners.set(id, owner);
+      }
+      await this.#resolveAccounts(ops, owners);
       const live: number[] = [];
       const homeless: number[] = [];
       ops.forEach((op, i) => {
         if (op.kind === "capture" || op.kind === "release") {
           const hold = before.get(op.holdId);
-          if (!hold) outcomes[i] = failed(notFound(`hold ${op.holdId}`));
-          else if (hold.status !== HoldState.PENDING) outcomes[i] = settled(hold, FINAL_STATE[op.kind]);
-          else live.push(i);
-        } else if (this.#accountsOf(op, before)) {
+          if (hold && hold.status !== HoldState.PENDING) outcomes[i] = settled(hold, FINAL_STATE[op.kind]);
+          else if (owners.has(op.holdId)) live.push(i);
+          else outcomes[i] = failed(notFound(`hold ${op.holdId}`));
+        } else if (this.#accountsOf(op, owners)) {
           live.push(i);
         } else {
           homeless.push(i);
@@ -544,7 +568,7 @@ export class LedgerStore {
       if (live.length > 0) {
         const results = await this.#transact(
           live.map((i) => ops[i]!),
-          before,
+          owners,
         );
         live.forEach((opIndex, j) => {
           outcomes[opIndex] = results[j];
@@ -569,8 +593,8 @@ export class LedgerStore {
    * rows neither changes. Nothing here needs a snapshot: balances come from the locking read, and holds
    * are read after the locks, when every change to the locked merchants' holds has committed.
    */
-  #transact(ops: LedgerOp[], before: Map<string, HoldView>): Promise<Outcome<OpResult>[]> {
-    return this.#retrying(() => this.#db.sql.transaction((tx) => this.#apply(tx, ops, before), { attempts: 1 }));
+  #transact(ops: LedgerOp[], owners: Map<string, Owner>): Promise<Outcome<OpResult>[]> {
+    return this.#retrying(() => this.#db.sql.transaction((tx) => this.#apply(tx, ops, owners), { attempts: 1 }));
   }
 
   /** Runs `work` again (after a short random pause) when it loses a race: deadlock, lock timeout, racing insert. */
@@ -591,9 +615,9 @@ export class LedgerStore {
    * order, so batches never deadlock each other) with the reads that follow it, then every write with the
    * COMMIT. Each operation is judged in arrival order against running balances in memory.
    */
-  async #apply(tx: SqlTransaction, ops: LedgerOp[], before: Map<string, HoldView>): Promise<Outcome<OpResult>[]> {
+  async #apply(tx: SqlTransaction, ops: LedgerOp[], owners: Map<string, Owner>): Promise<Outcome<OpResult>[]> {
     const now = new Date();
-    const plans = ops.map((op) => this.#accountsOf(op, before)!);
+    const plans = ops.map((op) => this.#accountsOf(op, owners)!);
     const accountIds = [...new Set(plans.flatMap((p) => [p.debit, p.credit, ...(p.locked ? [p.locked] : [])]))].sort();
     const forUpdate = this.#db.kind === "sqlite" ? "" : " for update";
     // Read after the locks (same round trip, later statements). Every change to a merchant's holds also
@@ -712,7 +736,8 @@ export class LedgerStore {
         newHolds.push(hold.id, hold.merchantId, hold.currency, hold.amount, hold.status, now, now);
         return { ok: true, value: hold };
       }
-      const hold = holds.get(op.holdId)!;
+      const hold = holds.get(op.holdId);
+      if (!hold) return failed(notFound(`hold ${op.holdId}`));
       const target = FINAL_STATE[op.kind];
       if (hold.status !== HoldState.PENDING) return settled(hold, target);
       if (balances.get(debit)! < hold.amount) {
@@ -760,7 +785,7 @@ export class LedgerStore {
     }
     if (newHolds.length > 0) {
       writes.push([
-        `insert into holds (id, merchant_id, currency, amount, status, created_at, updated_at) values ${tuples(newHolds.length / 7, 7)}`,
+        `insert into holds (id, merchant_id, currency, amount, status, created_at, updated_at) values ${tuples(newHolds.length / HOLD_WIDTH, HOLD_WIDTH)}`,
         newHolds,
       ]);
     }
@@ -772,6 +797,12 @@ export class LedgerStore {
       ]);
     }
     await tx.commitWith(writes);
+    for (let i = 0; i < newHolds.length; i += HOLD_WIDTH) {
+      this.#rememberOwner(newHolds[i] as string, {
+        merchantId: newHolds[i + 1] as string,
+        currency: newHolds[i + 2] as string,
+      });
+    }
     return outcomes;
   }
 
@@ -780,8 +811,8 @@ export class LedgerStore {
   }
 
   /** The debit and credit account ids of an operation, or undefined when an account does not exist. */
-  #accountsOf(op: LedgerOp, before: Map<string, HoldView>): AccountPlan | undefined {
-    const owner = ownerOfOp(op, before);
+  #accountsOf(op: LedgerOp, owners: Map<string, Owner>): AccountPlan | undefined {
+    const owner = ownerOfOp(op, owners);
     if (!owner) return undefined;
     const { debit, credit } = Movement[op.kind];
     const debitId = this.#accountIds.get(accountKey(owner.merchantId, owner.currency, debit));
@@ -794,10 +825,10 @@ export class LedgerStore {
   }
 
   /** Fills the account-id cache for every merchant and currency the batch touches. */
-  async #resolveAccounts(ops: LedgerOp[], before: Map<string, HoldView>): Promise<void> {
-    const wanted = new Map<string, { merchantId: string; currency: string }>();
+  async #resolveAccounts(ops: LedgerOp[], owners: Map<string, Owner>): Promise<void> {
+    const wanted = new Map<string, Owner>();
     for (const op of ops) {
-      const owner = ownerOfOp(op, before);
+      const owner = ownerOfOp(op, owners);
       if (!owner) continue;
       if (!this.#knowsAccounts(owner.merchantId, owner.currency))
         wanted.set(`${owner.merchantId}\u0000${owner.currency}`, owner);
@@ -817,7 +848,14 @@ export class LedgerStore {
 
   async #readHolds(sql: Sql, ids: string[]): Promise<Map<string, HoldView>> {
     const [query, params] = holdsQuery([...new Set(ids)]);
-    return holdMap(await sql.query(query, params));
+    const holds = holdMap(await sql.query(query, params));
+    for (const hold of holds.values()) this.#rememberOwner(hold.id, hold);
+    return holds;
+  }
+
+  #rememberOwner(holdId: string, { merchantId, currency }: Owner): void {
+    if (this.#holdOwners.size >= KNOWN_HOLD_OWNERS) this.#holdOwners.delete(this.#holdOwners.keys().next().value!);
+    this.#holdOwners.set(holdId, { merchantId, currency });
   }
 
   /** Errors after which the whole batch transaction is simply run again (a racing insert included). */
@@ -943,9 +981,9 @@ function holdMap(rows: Row[]): Map<string, HoldView> {
 }
 
 /** Whose accounts an operation moves money between: named by it, or by the hold it settles. */
-function ownerOfOp(op: LedgerOp, before: Map<string, HoldView>): { merchantId: string; currency: string } | undefined {
+function ownerOfOp(op: LedgerOp, owners: Map<string, Owner>): Owner | undefined {
   if (op.kind === "topup" || op.kind === "hold") return { merchantId: op.merchantId, currency: op.currency };
-  return before.get(op.holdId);
+  return owners.get(op.holdId);
 }
 
 function failed(error: unknown): Outcome<never> {
