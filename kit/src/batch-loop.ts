@@ -16,9 +16,9 @@ export interface BatchLoopOptions {
 
 /**
  * A background loop driven by a node-cron tick and by in-process wake-ups. At most one round runs at a
- * time in a process; a wake during a round schedules one more, unless the loop goes on to another
- * round anyway. Wake-ups are only an optimisation: the
- * database decides what is due, so the tick alone is enough for correctness and for any replica count.
+ * time in a process; a wake during a round schedules one more, unless the loop goes on to another round
+ * anyway. Wake-ups are only an optimisation: the database decides what is due, so the tick alone is
+ * enough for correctness and for any replica count.
  */
 export class BatchLoop {
   readonly #options: BatchLoopOptions;
