@@ -45,13 +45,17 @@ export class BatchLoop {
       this.#again = true;
       return;
     }
-    this.#running = this.#drain().finally(() => {
-      this.#running = undefined;
-      if (this.#again) {
-        this.#again = false;
-        this.wake();
-      }
-    });
+    // The drain starts a microtask later, once `#running` is set: a wake from the round's first
+    // synchronous stretch then counts as one during a round instead of starting a second drain.
+    this.#running = Promise.resolve()
+      .then(() => this.#drain())
+      .finally(() => {
+        this.#running = undefined;
+        if (this.#again) {
+          this.#again = false;
+          this.wake();
+        }
+      });
   }
 
   /**
