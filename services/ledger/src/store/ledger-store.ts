@@ -140,9 +140,6 @@ interface Owner {
 /** Hold owners kept in memory, the oldest forgotten first: several seconds of holds at full rate. */
 const KNOWN_HOLD_OWNERS = 10_000;
 
-/** Values per row of the holds insert. */
-const HOLD_WIDTH = 7;
-
 /**
  * Double-entry storage. Top-ups, holds, captures and releases are group committed: operations that
  * arrive together share one transaction, in which the touched account rows are locked once (in one
@@ -657,7 +654,7 @@ export class LedgerStore {
 
     const transfers: SqlValue[] = [];
     const entries: SqlValue[] = [];
-    const newHolds: SqlValue[] = [];
+    const placed: HoldView[] = [];
     const finished = { [HoldState.CAPTURED]: [] as string[], [HoldState.RELEASED]: [] as string[] };
     /** Entries this batch adds to each account. */
     const added = new Map<string, number>();
@@ -733,7 +730,7 @@ export class LedgerStore {
           updatedAt: now,
         };
         holds.set(op.holdId, hold);
-        newHolds.push(hold.id, hold.merchantId, hold.currency, hold.amount, hold.status, now, now);
+        placed.push(hold);
         return { ok: true, value: hold };
       }
       const hold = holds.get(op.holdId);
@@ -783,10 +780,10 @@ export class LedgerStore {
         ],
       );
     }
-    if (newHolds.length > 0) {
+    if (placed.length > 0) {
       writes.push([
-        `insert into holds (id, merchant_id, currency, amount, status, created_at, updated_at) values ${tuples(newHolds.length / HOLD_WIDTH, HOLD_WIDTH)}`,
-        newHolds,
+        `insert into holds (id, merchant_id, currency, amount, status, created_at, updated_at) values ${tuples(placed.length, 7)}`,
+        placed.flatMap((h) => [h.id, h.merchantId, h.currency, h.amount, h.status, now, now]),
       ]);
     }
     for (const [status, ids] of Object.entries(finished)) {
@@ -797,12 +794,7 @@ export class LedgerStore {
       ]);
     }
     await tx.commitWith(writes);
-    for (let i = 0; i < newHolds.length; i += HOLD_WIDTH) {
-      this.#rememberOwner(newHolds[i] as string, {
-        merchantId: newHolds[i + 1] as string,
-        currency: newHolds[i + 2] as string,
-      });
-    }
+    for (const hold of placed) this.#rememberOwner(hold.id, hold);
     return outcomes;
   }
 
