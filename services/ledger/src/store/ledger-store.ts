@@ -20,6 +20,7 @@ import {
 } from "@mypay/kit";
 import { AccountKind, HoldState, Movement, type MovementKind, ownerOf, PLATFORM } from "../domain/accounts.ts";
 import { Account, Entry, Transfer } from "./entities.ts";
+import { RecentMap } from "./recent-map.ts";
 
 export interface BalanceView {
   merchantId: string;
@@ -137,8 +138,8 @@ interface Owner {
   currency: string;
 }
 
-/** Hold owners kept in memory, the oldest forgotten first: several seconds of holds at full rate. */
-const KNOWN_HOLD_OWNERS = 10_000;
+/** Hold owners kept in memory, in two generations of this many (the oldest forgotten first): seconds of holds at full rate. */
+const KNOWN_HOLD_OWNERS = 5_000;
 
 /**
  * Double-entry storage. Top-ups, holds, captures and releases are group committed: operations that
@@ -157,7 +158,7 @@ export class LedgerStore {
    * Owners of holds this process placed or read lately (a hold's merchant and currency never change):
    * a capture or release of one of them needs no read before its batch to learn whose accounts to lock.
    */
-  readonly #holdOwners = new Map<string, Owner>();
+  readonly #holdOwners = new RecentMap<string, Owner>(KNOWN_HOLD_OWNERS);
 
   constructor(db: Database, options: LedgerStoreOptions = {}) {
     this.#db = db;
@@ -846,7 +847,6 @@ export class LedgerStore {
   }
 
   #rememberOwner(holdId: string, { merchantId, currency }: Owner): void {
-    if (this.#holdOwners.size >= KNOWN_HOLD_OWNERS) this.#holdOwners.delete(this.#holdOwners.keys().next().value!);
     this.#holdOwners.set(holdId, { merchantId, currency });
   }
 
