@@ -3,6 +3,7 @@ import { create, type DescMethod, type DescService, fromBinary, isMessage, toBin
 import {
   Code,
   ConnectError,
+  type ContextValues,
   createContextValues,
   createServiceImplSpec,
   type HandlerContext,
@@ -55,21 +56,10 @@ export function createGrpcUnaryServer(options: GrpcUnaryServerOptions = {}): Grp
         if (method.kind !== "unary") continue;
         const unary = method as UnarySpec;
         const invoke: UnaryFn = async (req) => {
-          const output = await unary.impl(req.message, contextOf(req));
-          const context = contextOf(req);
-          return {
-            stream: false,
-            service,
-            method: unary.method,
-            message: isMessage(output, unary.method.output) ? output : create(unary.method.output, output),
-            // Made on first use only: most calls set no response metadata.
-            get header() {
-              return context.responseHeader;
-            },
-            get trailer() {
-              return context.responseTrailer;
-            },
-          };
+          const context = callOf(req);
+          const output = await unary.impl(req.message, context);
+          const message = isMessage(output, unary.method.output) ? output : create(unary.method.output, output);
+          return new UnaryAnswer(context, message);
         };
         const call = applyUnaryInterceptors(invoke, options.interceptors);
         methods.set(`/${service.typeName}/${unary.method.name}`, { spec: unary, call });
@@ -90,17 +80,11 @@ export function createGrpcUnaryServer(options: GrpcUnaryServerOptions = {}): Grp
   };
 }
 
-/** What a call's context needs beyond the request, kept on the request object the interceptors see. */
-interface CallState {
-  context: HandlerContext;
-  responseHeader?: Headers;
-  responseTrailer?: Headers;
-}
-const STATE = Symbol("grpc-unary-call");
-type StatefulRequest = UnaryRequest & { [STATE]: CallState };
+/** Where the handler context of a request is kept: on the request itself, so a spread copy keeps it too. */
+const CALL = Symbol("grpc-unary-call");
+type CallRequest = UnaryRequest & { [CALL]: UnaryCall };
 
-const stateOf = (req: UnaryRequest) => (req as StatefulRequest)[STATE];
-const contextOf = (req: UnaryRequest) => stateOf(req).context;
+const callOf = (req: UnaryRequest) => (req as CallRequest)[CALL];
 
 function serve(
   stream: ServerHttp2Stream,
@@ -138,16 +122,15 @@ function serve(
     } catch (err) {
       return respondError(stream, contentType, ConnectError.from(err, Code.InvalidArgument));
     }
-    const req = unaryRequest(stream, headers, spec.method, message, timeout.timeoutMs, shutdownSignal);
-    const state = stateOf(req);
+    const req = new UnaryCall(stream, headers, spec.method, message, timeout.timeoutMs, shutdownSignal);
     call(req).then(
-      (res) => respondOk(stream, contentType, res, state),
+      (res) => respondOk(stream, contentType, res, req),
       (err: unknown) => {
         const error =
           err instanceof ConnectError
             ? err
             : new ConnectError("internal error", Code.Internal, undefined, undefined, err);
-        respondError(stream, contentType, error, state.responseHeader, state.responseTrailer);
+        respondError(stream, contentType, error, req.setResponseHeader, req.setResponseTrailer);
       },
     );
   });
@@ -157,69 +140,115 @@ function first(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** The request and handler context, with header objects and the abort signal made only when used. */
-function unaryRequest(
-  stream: ServerHttp2Stream,
-  raw: IncomingHttpHeaders,
-  method: DescMethod & { methodKind: "unary" },
-  message: ReturnType<typeof fromBinary>,
-  timeoutMs: number | undefined,
-  shutdownSignal: AbortSignal | undefined,
-): UnaryRequest {
-  const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
-  const url = `http://${raw[":authority"] ?? "localhost"}${raw[":path"]}`;
-  let header: Headers | undefined;
-  let signal: AbortSignal | undefined;
-  const state: CallState = {} as CallState;
-  const requestHeader = () => {
-    header ??= webHeaders(raw);
-    return header;
-  };
-  const requestSignal = () => {
-    if (!signal) signal = callSignal(stream, deadline, shutdownSignal);
-    return signal;
-  };
-  const context: HandlerContext = {
-    method,
-    service: method.parent,
-    protocolName: "grpc",
-    requestMethod: "POST",
-    url,
-    values: createContextValues(),
-    timeoutMs: () => (deadline === undefined ? undefined : deadline - Date.now()),
-    get signal() {
-      return requestSignal();
-    },
-    get requestHeader() {
-      return requestHeader();
-    },
-    get responseHeader() {
-      state.responseHeader ??= new Headers();
-      return state.responseHeader;
-    },
-    get responseTrailer() {
-      state.responseTrailer ??= new Headers();
-      return state.responseTrailer;
-    },
-  };
-  state.context = context;
-  const req = {
-    stream: false as const,
-    service: method.parent,
-    method,
-    requestMethod: "POST",
-    url,
-    message,
-    contextValues: context.values,
-    get signal() {
-      return requestSignal();
-    },
-    get header() {
-      return requestHeader();
-    },
-    [STATE]: state,
-  };
-  return req as unknown as UnaryRequest;
+/**
+ * One call: the request the interceptors see and the handler's context in a single object, its header
+ * objects, URL, context values and abort signal made on first use only. Under load a service keeps
+ * thousands of calls in flight, and a request and a context built of closures and per-object getters cost
+ * several times the allocation of this one object.
+ */
+class UnaryCall implements UnaryRequest, HandlerContext {
+  readonly stream = false;
+  readonly protocolName = "grpc";
+  readonly requestMethod = "POST";
+  readonly method: DescMethod & { methodKind: "unary" };
+  readonly message: ReturnType<typeof fromBinary>;
+  readonly [CALL]: UnaryCall;
+  /** The response header and trailer, when the handler or an interceptor set any. */
+  setResponseHeader: Headers | undefined;
+  setResponseTrailer: Headers | undefined;
+  readonly #stream: ServerHttp2Stream;
+  readonly #raw: IncomingHttpHeaders;
+  readonly #deadline: number | undefined;
+  readonly #shutdown: AbortSignal | undefined;
+  #header: Headers | undefined;
+  #signal: AbortSignal | undefined;
+  #values: ContextValues | undefined;
+
+  constructor(
+    stream: ServerHttp2Stream,
+    raw: IncomingHttpHeaders,
+    method: DescMethod & { methodKind: "unary" },
+    message: ReturnType<typeof fromBinary>,
+    timeoutMs: number | undefined,
+    shutdown: AbortSignal | undefined,
+  ) {
+    this.#stream = stream;
+    this.#raw = raw;
+    this.method = method;
+    this.message = message;
+    this.#deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+    this.#shutdown = shutdown;
+    this[CALL] = this;
+  }
+
+  get service(): DescService {
+    return this.method.parent;
+  }
+
+  get url(): string {
+    return `http://${this.#raw[":authority"] ?? "localhost"}${this.#raw[":path"]}`;
+  }
+
+  get header(): Headers {
+    this.#header ??= webHeaders(this.#raw);
+    return this.#header;
+  }
+
+  get requestHeader(): Headers {
+    return this.header;
+  }
+
+  get signal(): AbortSignal {
+    this.#signal ??= callSignal(this.#stream, this.#deadline, this.#shutdown);
+    return this.#signal;
+  }
+
+  get values(): ContextValues {
+    this.#values ??= createContextValues();
+    return this.#values;
+  }
+
+  get contextValues(): ContextValues {
+    return this.values;
+  }
+
+  get responseHeader(): Headers {
+    this.setResponseHeader ??= new Headers();
+    return this.setResponseHeader;
+  }
+
+  get responseTrailer(): Headers {
+    this.setResponseTrailer ??= new Headers();
+    return this.setResponseTrailer;
+  }
+
+  timeoutMs(): number | undefined {
+    return this.#deadline === undefined ? undefined : this.#deadline - Date.now();
+  }
+}
+
+/** A handler's answer, whose header and trailer are its call's (made on first use only: most calls set none). */
+class UnaryAnswer implements UnaryResponse {
+  readonly stream = false;
+  readonly service: DescService;
+  readonly method: UnaryCall["method"];
+  readonly message: UnaryResponse["message"];
+  readonly #call: UnaryCall;
+
+  constructor(call: UnaryCall, message: UnaryResponse["message"]) {
+    this.#call = call;
+    this.service = call.service;
+    this.method = call.method;
+    this.message = message;
+  }
+
+  get header(): Headers {
+    return this.#call.responseHeader;
+  }
+
+  get trailer(): Headers {
+    return this.#call.responseTrailer;
+  }
 }
 
 /** Aborted when the client goes away, the deadline passes or the server shuts down. */
@@ -260,21 +289,21 @@ function headerObject(headers: Headers | undefined, into: Record<string, string>
   return into;
 }
 
-function respondOk(stream: ServerHttp2Stream, contentType: string, res: UnaryResponse, state: CallState): void {
+function respondOk(stream: ServerHttp2Stream, contentType: string, res: UnaryResponse, call: UnaryCall): void {
   if (stream.destroyed || stream.headersSent) return;
   let body: Buffer;
   try {
     body = encodeEnvelope(toBinary(res.method.output, res.message));
   } catch (err) {
     const error = new ConnectError("internal error", Code.Internal, undefined, undefined, err);
-    respondError(stream, contentType, error, state.responseHeader, state.responseTrailer);
+    respondError(stream, contentType, error, call.setResponseHeader, call.setResponseTrailer);
     return;
   }
-  stream.respond(headerObject(state.responseHeader, { ":status": "200", "content-type": contentType }), {
+  stream.respond(headerObject(call.setResponseHeader, { ":status": "200", "content-type": contentType }), {
     waitForTrailers: true,
   });
   stream.once("wantTrailers", () => {
-    const trailer = headerObject(state.responseTrailer, {});
+    const trailer = headerObject(call.setResponseTrailer, {});
     trailer["grpc-status"] = "0";
     stream.sendTrailers(trailer);
   });
