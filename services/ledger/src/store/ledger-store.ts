@@ -93,7 +93,7 @@ export interface LedgerStoreOptions {
   observer?: LedgerObserver;
 }
 
-export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { maxBatch: 256, maxWaitMs: 0, concurrency: 2 };
+export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { maxBatch: 32, maxWaitMs: 0, concurrency: 4 };
 
 /** One hold to place. */
 export interface HoldItem {
