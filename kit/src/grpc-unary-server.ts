@@ -80,7 +80,11 @@ export function createGrpcUnaryServer(options: GrpcUnaryServerOptions = {}): Grp
   };
 }
 
-/** Where the handler context of a request is kept: on the request itself, so a spread copy keeps it too. */
+/**
+ * The call a request belongs to, kept on the request: the handler's context is the call itself. The
+ * request's lazy parts (header, signal, context values, URL) are accessors on UnaryCall's prototype, so
+ * an interceptor that passes on a copy of the request must keep its prototype; ours pass it on as it is.
+ */
 const CALL = Symbol("grpc-unary-call");
 type CallRequest = UnaryRequest & { [CALL]: UnaryCall };
 
@@ -150,6 +154,7 @@ class UnaryCall implements UnaryRequest, HandlerContext {
   readonly stream = false;
   readonly protocolName = "grpc";
   readonly requestMethod = "POST";
+  readonly service: DescService;
   readonly method: DescMethod & { methodKind: "unary" };
   readonly message: ReturnType<typeof fromBinary>;
   readonly [CALL]: UnaryCall;
@@ -174,15 +179,12 @@ class UnaryCall implements UnaryRequest, HandlerContext {
   ) {
     this.#stream = stream;
     this.#raw = raw;
+    this.service = method.parent;
     this.method = method;
     this.message = message;
     this.#deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     this.#shutdown = shutdown;
     this[CALL] = this;
-  }
-
-  get service(): DescService {
-    return this.method.parent;
   }
 
   get url(): string {
