@@ -924,10 +924,9 @@ export class PayoutStore {
   }
 
   /**
-   * The processor's result columns of many payouts in ONE statement (CASE per column), releasing their
-   * leases. The caller holds the rows (locking read under the lease).
+   * The processor's result columns of many payouts in ONE statement (CASE per column), ending their leases.
+   * It touches only rows still PROCESSING under `leaseIds` (one per row), so its count tells whether all were.
    */
-  /** Writes the rows' new states and ends their leases: those still PROCESSING under `leaseIds` (one per row). */
   #updateLeasedRows(rows: PayoutRow[], leaseIds: string[]): Statement {
     const columns: Array<[string, (r: PayoutRow) => SqlValue]> = [
       ["status", (r) => r.status],
