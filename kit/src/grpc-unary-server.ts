@@ -134,7 +134,7 @@ function serve(
           err instanceof ConnectError
             ? err
             : new ConnectError("internal error", Code.Internal, undefined, undefined, err);
-        respondError(stream, contentType, error, req.setResponseHeader, req.setResponseTrailer);
+        respondError(stream, contentType, error, req.responseHeaderIfAny, req.responseTrailerIfAny);
       },
     );
   });
@@ -159,8 +159,8 @@ class UnaryCall implements UnaryRequest, HandlerContext {
   readonly message: ReturnType<typeof fromBinary>;
   readonly [CALL]: UnaryCall;
   /** The response header and trailer, when the handler or an interceptor set any. */
-  setResponseHeader: Headers | undefined;
-  setResponseTrailer: Headers | undefined;
+  responseHeaderIfAny: Headers | undefined;
+  responseTrailerIfAny: Headers | undefined;
   readonly #stream: ServerHttp2Stream;
   readonly #raw: IncomingHttpHeaders;
   readonly #deadline: number | undefined;
@@ -215,13 +215,13 @@ class UnaryCall implements UnaryRequest, HandlerContext {
   }
 
   get responseHeader(): Headers {
-    this.setResponseHeader ??= new Headers();
-    return this.setResponseHeader;
+    this.responseHeaderIfAny ??= new Headers();
+    return this.responseHeaderIfAny;
   }
 
   get responseTrailer(): Headers {
-    this.setResponseTrailer ??= new Headers();
-    return this.setResponseTrailer;
+    this.responseTrailerIfAny ??= new Headers();
+    return this.responseTrailerIfAny;
   }
 
   timeoutMs(): number | undefined {
@@ -298,14 +298,14 @@ function respondOk(stream: ServerHttp2Stream, contentType: string, res: UnaryRes
     body = encodeEnvelope(toBinary(res.method.output, res.message));
   } catch (err) {
     const error = new ConnectError("internal error", Code.Internal, undefined, undefined, err);
-    respondError(stream, contentType, error, call.setResponseHeader, call.setResponseTrailer);
+    respondError(stream, contentType, error, call.responseHeaderIfAny, call.responseTrailerIfAny);
     return;
   }
-  stream.respond(headerObject(call.setResponseHeader, { ":status": "200", "content-type": contentType }), {
+  stream.respond(headerObject(call.responseHeaderIfAny, { ":status": "200", "content-type": contentType }), {
     waitForTrailers: true,
   });
   stream.once("wantTrailers", () => {
-    const trailer = headerObject(call.setResponseTrailer, {});
+    const trailer = headerObject(call.responseTrailerIfAny, {});
     trailer["grpc-status"] = "0";
     stream.sendTrailers(trailer);
   });
