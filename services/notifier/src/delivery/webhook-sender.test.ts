@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -80,6 +81,24 @@ describe("WebhookSender", () => {
     const outcome = await sender(200).send(delivery(target.url));
     expect(outcome).toMatchObject({ result: AttemptResult.TIMEOUT, error: "no response within 200 ms" });
     expect(outcome.latencyMs).toBeLessThan(1_500);
+  });
+
+  it("ends an answer whose body stalls at the time limit, keeping its status and first bytes", async () => {
+    const server = createHttpServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-type": "text/plain", "content-length": "100" });
+      res.write("accepted"); // and the other 92 bytes never come
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    cleanups.push(() => server.closeAllConnections());
+    const { port } = server.address() as AddressInfo;
+
+    const started = Date.now();
+    const outcome = await sender(300).send(delivery(`http://127.0.0.1:${port}/webhooks`));
+    expect(outcome).toMatchObject({ result: AttemptResult.DELIVERED, statusCode: 200, responseExcerpt: "accepted" });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(Date.now() - started).toBeLessThan(1_500);
   });
 
   it.skipIf(!hasOpenssl)("speaks TLS to https receivers and refuses one whose certificate is not trusted", async () => {
