@@ -41,6 +41,7 @@ export {
 export { probeReadiness, type WaitUntilReadyOptions, waitUntilReady } from "./service-readiness.ts";
 export { onShutdown } from "./shutdown.ts";
 export {
+  type Guard,
   placeholders,
   type Row,
   RowCountMismatch,

@@ -67,6 +67,38 @@ async function checkGuardedCommits(sql: SqlDatabase, p: string): Promise<void> {
   // The pool goes on working, and a refused guard leaves no lock behind.
   await sql.transaction((tx) => tx.commitWhen(["update items set amount = 0 where id = ?", [`${p}1`]], 1, []));
   expect(await amounts(`${p}1`)).toEqual([0]);
+
+  // Several guards: the first matches, the second does not; the first one's write is rolled back too.
+  const bump = (id: string, amount: number): Statement => [
+    "update items set amount = amount + 1 where id = ? and amount = ?",
+    [id, amount],
+  ];
+  const both = sql.transaction((tx) =>
+    tx.commitWhenAll(
+      [
+        [bump(`${p}1`, 0), 1],
+        [bump(`${p}2`, 4), 1],
+      ],
+      [insert],
+    ),
+  );
+  await expect(both).rejects.toMatchObject({ matched: 0, expected: 1 });
+  expect(await amounts(`${p}1`, `${p}2`)).toEqual([0, 5]);
+  expect(
+    await sql.transaction((tx) =>
+      tx.commitWhenAll(
+        [
+          [bump(`${p}1`, 0), 1],
+          [bump(`${p}2`, 5), 1],
+        ],
+        [["delete from items where id = ?", [`${p}4`]]],
+      ),
+    ),
+  ).toEqual([1]);
+  expect(await amounts(`${p}1`, `${p}2`, `${p}4`)).toEqual([1, 6, Number.NaN]);
+  // A guard counts the rows it matched, changed or not.
+  const unchanged: Statement = ["update items set amount = amount where id in (?, ?)", [`${p}1`, `${p}2`]];
+  expect(await sql.transaction((tx) => tx.commitWhenAll([[unchanged, 2]], [insert]))).toEqual([1]);
 }
 
 const count = async () => Number((await db.sql.query<{ n: unknown }>("select count(*) as n from items"))[0]!.n);

@@ -40,7 +40,12 @@ export interface SqlTransaction extends Sql {
    * the count; two elsewhere. Answers the results of `statements`. Nothing may follow it.
    */
   commitWhen(guard: Statement, expectedRows: number, statements: readonly Statement[]): Promise<StatementResult[]>;
+  /** `commitWhen` with several guards, run in order, each of which must match its own count. */
+  commitWhenAll(guards: readonly Guard[], statements: readonly Statement[]): Promise<StatementResult[]>;
 }
+
+/** A write that must match exactly `expectedRows` rows for its transaction to commit. */
+export type Guard = readonly [guard: Statement, expectedRows: number];
 
 /** A `commitWhen` guard matched another number of rows than expected: nothing was committed. */
 export class RowCountMismatch extends Error {
@@ -55,19 +60,20 @@ export class RowCountMismatch extends Error {
   }
 }
 
-/** `commitWhen` in two steps: the guard alone, its count checked here, then the rest with the COMMIT. */
+/** `commitWhenAll` in steps: each guard alone, its count checked here, then the rest with the COMMIT. */
 async function commitWhenInSteps(
   tx: SqlTransaction,
-  [sql, params]: Statement,
-  expectedRows: number,
+  guards: readonly Guard[],
   statements: readonly Statement[],
 ): Promise<StatementResult[]> {
-  const matched = await tx.run(sql, params);
-  if (matched !== expectedRows) throw new RowCountMismatch(matched, expectedRows);
+  for (const [[sql, params], expectedRows] of guards) {
+    const matched = await tx.run(sql, params);
+    if (matched !== expectedRows) throw new RowCountMismatch(matched, expectedRows);
+  }
   return tx.commitWith(statements);
 }
 
-/** What MariaDB's row-count check signals (SQLSTATE 45000, errno 1644), followed by the count. */
+/** What MariaDB's row-count check signals (SQLSTATE 45000, errno 1644), followed by the counts. */
 const GUARD_SIGNAL = "guard matched ";
 
 /**
@@ -77,17 +83,18 @@ const GUARD_SIGNAL = "guard matched ";
 const guardCheck = (expected: number): Statement => [
   `begin not atomic
      declare matched bigint default row_count();
-     declare message varchar(64) default concat('${GUARD_SIGNAL}', matched);
+     declare message varchar(64) default concat('${GUARD_SIGNAL}', matched, ' not ', ?);
      if matched <> ? then signal sqlstate '45000' set message_text = message; end if;
    end`,
-  [expected],
+  [expected, expected],
 ];
 
-/** The count a MariaDB guard check signalled, or undefined for any other error. */
-function guardMismatch(err: unknown): number | undefined {
+/** The mismatch a MariaDB guard check signalled, or undefined for any other error. */
+function guardMismatch(err: unknown): RowCountMismatch | undefined {
   const { errno, message } = err as { errno?: number; message?: string };
   if (errno !== 1644 || !message?.startsWith(GUARD_SIGNAL)) return undefined;
-  return Number(message.slice(GUARD_SIGNAL.length));
+  const [matched, expected] = message.slice(GUARD_SIGNAL.length).split(" not ");
+  return new RowCountMismatch(Number(matched), Number(expected));
 }
 
 export interface SqlDatabase extends Sql {
@@ -249,13 +256,14 @@ export function mysqlSql(options: PoolOptions, server: "mysql" | "mariadb" = "my
       run: async (sql, params) => (await sendInTx([[sql, params]], false))[0] as number,
       many: (statements) => sendInTx(statements, false),
       commitWith: (statements) => sendInTx(statements, true),
-      async commitWhen(guard, expectedRows, statements) {
-        if (server !== "mariadb") return commitWhenInSteps(tx, guard, expectedRows, statements);
+      commitWhen: (guard, expectedRows, statements) => tx.commitWhenAll([[guard, expectedRows]], statements),
+      async commitWhenAll(guards, statements) {
+        if (server !== "mariadb") return commitWhenInSteps(tx, guards, statements);
+        const checked = guards.flatMap(([guard, expectedRows]) => [guard, guardCheck(expectedRows)]);
         try {
-          return (await sendInTx([guard, guardCheck(expectedRows), ...statements], true)).slice(2);
+          return (await sendInTx([...checked, ...statements], true)).slice(checked.length);
         } catch (err) {
-          const matched = guardMismatch(err);
-          throw matched === undefined ? err : new RowCountMismatch(matched, expectedRows);
+          throw guardMismatch(err) ?? err;
         }
       },
     };
@@ -356,7 +364,8 @@ function untilCommitted(sql: Sql): SqlTransaction {
         committed = true;
         return sql.many(statements);
       }),
-    commitWhen: (guard, expectedRows, statements) => commitWhenInSteps(tx, guard, expectedRows, statements),
+    commitWhen: (guard, expectedRows, statements) => commitWhenInSteps(tx, [[guard, expectedRows]], statements),
+    commitWhenAll: (guards, statements) => commitWhenInSteps(tx, guards, statements),
   };
   return tx;
 }

@@ -23,7 +23,7 @@ export function ledgerMetrics(
   });
   const conflicts = new Counter({
     name: "ledger_conflicts_total",
-    help: "Ledger transactions retried after a deadlock, lock-wait timeout or racing insert.",
+    help: "Ledger transactions retried after a deadlock, lock-wait timeout, racing insert or failed guard.",
     registers: [registry],
   });
   const invariantsOk = new Gauge({

@@ -546,6 +546,50 @@ describe(`LedgerStore on ${engine}`, () => {
       expect(await store.balance(m, "PKR")).toMatchObject({ available: 0n, locked: 1_000_000n });
       await expectLedgerInvariants();
     });
+    it("judges from the balances it remembers only while the database still holds them", async () => {
+      const m = newMerchant();
+      await store.topUp(m, "PKR", 10_000n, `topup:${m}`);
+      await store.hold(m, newHold(), "PKR", 1_000n); // remembers 9,000 available
+      const other = new LedgerStore(db); // another process
+      await other.hold(m, newHold(), "PKR", 8_500n); // 500 left, behind this store's back
+      expect(await failure(store.hold(m, newHold(), "PKR", 1_000n))).toMatchObject({
+        reason: Reason.INSUFFICIENT_FUNDS,
+      });
+      await other.topUp(m, "PKR", 5_000n, `more:${m}`); // 5,500, behind its back again
+      const fits = newHold();
+      expect(await store.hold(m, fits, "PKR", 2_000n)).toMatchObject({ status: HoldState.PENDING });
+      // A hold it placed, released by the other process: its capture must not go through.
+      await other.release(fits);
+      expect(await failure(store.capture(fits))).toMatchObject({ reason: Reason.HOLD_ALREADY_FINAL });
+      expect(await store.balance(m, "PKR")).toMatchObject({ available: 5_500n, locked: 9_500n });
+      await expectLedgerInvariants();
+    });
+
+    it.skipIf(!settings.DATABASE_URL)(
+      "refuses a hold whose deadline passes while it waits for its account locks, though judged in time",
+      async () => {
+        const m = newMerchant();
+        await store.topUp(m, "PKR", 10_000n, `topup:${m}`);
+        await store.hold(m, newHold(), "PKR", 1_000n); // its balances are remembered: the next hold is judged at once
+        const late = newHold();
+        let holding: Promise<unknown> | undefined;
+        const locked = new Promise<void>((lockTaken) => {
+          holding = db.sql.transaction(async (tx) => {
+            await tx.query("select id from accounts where merchant_id = ? for update", [m]);
+            lockTaken();
+            await new Promise((done) => setTimeout(done, 600));
+          });
+        });
+        await locked;
+        expect(await failure(store.hold(m, late, "PKR", 1_000n, Date.now() + 200))).toMatchObject({
+          code: Code.DeadlineExceeded,
+        });
+        await holding;
+        expect(await store.getHold(late)).toBeUndefined();
+        expect(await store.balance(m, "PKR")).toMatchObject({ available: 9_000n, locked: 1_000n });
+        await expectLedgerInvariants();
+      },
+    );
   });
 
   describe("settle, entries and invariants", () => {

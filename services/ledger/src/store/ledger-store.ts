@@ -5,12 +5,14 @@ import {
   errorDetails,
   type GroupCommitOptions,
   GroupCommitter,
+  type Guard,
   notFound,
   type Outcome,
   orderedId,
   placeholders,
   Reason,
   type Row,
+  RowCountMismatch,
   type Sql,
   type SqlTransaction,
   type SqlValue,
@@ -138,8 +140,19 @@ interface Owner {
   currency: string;
 }
 
-/** Hold owners kept in memory, in two generations of this many (the oldest forgotten first): seconds of holds at full rate. */
-const KNOWN_HOLD_OWNERS = 5_000;
+/** What never changes about a hold: its owner, amount and creation time. */
+interface KnownHold extends Owner {
+  amount: bigint;
+  createdAt: Date;
+}
+
+/** Holds kept in memory, in two generations of this many (the oldest forgotten first): seconds of holds at full rate. */
+const KNOWN_HOLDS = 5_000;
+/** Account balances kept in memory, in two generations of this many: the accounts of thousands of merchants. */
+const KNOWN_BALANCES = 10_000;
+
+/** A batch judged from balances in memory that the database no longer holds: it is judged again from a read. */
+class StaleBalances extends Error {}
 
 /**
  * Double-entry storage. Top-ups, holds, captures and releases are group committed: operations that
@@ -154,11 +167,21 @@ export class LedgerStore {
   readonly #committer: GroupCommitter<LedgerOp, OpResult>;
   /** Account ids never change once created, so they are cached for the life of the process. */
   readonly #accountIds = new Map<string, string>();
+  /** Account kinds by id, for the no-negative rule when a batch is judged from memory. */
+  readonly #accountKinds = new Map<string, AccountKind>();
   /**
-   * Owners of holds this process placed or read lately (a hold's merchant and currency never change):
-   * a capture or release of one of them needs no read before its batch to learn whose accounts to lock.
+   * Holds this process placed or read lately (a hold's merchant, currency and amount never change): a
+   * capture or release of one of them needs no read before its batch to learn whose accounts to lock.
    */
-  readonly #holdOwners = new RecentMap<string, Owner>(KNOWN_HOLD_OWNERS);
+  readonly #knownHolds = new RecentMap<string, KnownHold>(KNOWN_HOLDS);
+  /**
+   * What each account lately touched by this process will hold once every batch it has sent commits. A
+   * batch whose accounts and holds are all known here is judged without reading them first, and its
+   * writes commit only if the database still holds exactly these balances (and its holds are still
+   * pending); otherwise it is judged again from a locking read. Batches sent while others are in flight
+   * start from the balances those will leave, so a hot merchant's batches follow one another.
+   */
+  readonly #expected = new RecentMap<string, bigint>(KNOWN_BALANCES);
 
   constructor(db: Database, options: LedgerStoreOptions = {}) {
     this.#db = db;
@@ -524,11 +547,11 @@ export class LedgerStore {
       // learn whose accounts to lock. Final holds never change again, so those are answered without a
       // transaction (a known hold's state is read inside the batch's).
       const settling = ops.flatMap((op) => (op.kind === "capture" || op.kind === "release" ? [op.holdId] : []));
-      const unknown = settling.filter((id) => !this.#holdOwners.has(id));
+      const unknown = settling.filter((id) => !this.#knownHolds.has(id));
       const before = unknown.length > 0 ? await this.#readHolds(this.#db.sql, unknown) : new Map<string, HoldView>();
       const owners = new Map<string, Owner>(before);
       for (const id of settling) {
-        const owner = this.#holdOwners.get(id);
+        const owner = this.#knownHolds.get(id);
         if (owner) owners.set(id, owner);
       }
       await this.#resolveAccounts(ops, owners);
@@ -591,8 +614,37 @@ export class LedgerStore {
    * rows neither changes. Nothing here needs a snapshot: balances come from the locking read, and holds
    * are read after the locks, when every change to the locked merchants' holds has committed.
    */
-  #transact(ops: LedgerOp[], owners: Map<string, Owner>): Promise<Outcome<OpResult>[]> {
-    return this.#retrying(() => this.#db.sql.transaction((tx) => this.#apply(tx, ops, owners), { attempts: 1 }));
+  async #transact(ops: LedgerOp[], owners: Map<string, Owner>): Promise<Outcome<OpResult>[]> {
+    if (this.#knowsBatch(ops, owners)) {
+      try {
+        return await this.#db.sql.transaction((tx) => this.#apply(tx, ops, owners, true), { attempts: 1 });
+      } catch (err) {
+        // Whatever failed, what this process remembered of these accounts is no longer to be trusted.
+        for (const op of ops) {
+          const plan = this.#accountsOf(op, owners)!;
+          for (const id of [plan.debit, plan.credit, plan.locked]) if (id) this.#expected.delete(id);
+        }
+        if (!(err instanceof RowCountMismatch || err instanceof StaleBalances || this.#isConflict(err))) throw err;
+        this.#observer.conflict();
+      }
+    }
+    return this.#retrying(() => this.#db.sql.transaction((tx) => this.#apply(tx, ops, owners, false), { attempts: 1 }));
+  }
+
+  /** Whether a batch can be judged from memory: every account's balance known, every hold new or known. */
+  #knowsBatch(ops: LedgerOp[], owners: Map<string, Owner>): boolean {
+    return ops.every((op) => {
+      // A hold id seen before is a replay, answered from a read.
+      if (op.kind === "hold" && this.#knownHolds.has(op.holdId)) return false;
+      if ((op.kind === "capture" || op.kind === "release") && !this.#knownHolds.has(op.holdId)) return false;
+      const plan = this.#accountsOf(op, owners);
+      return (
+        plan !== undefined &&
+        this.#expected.has(plan.debit) &&
+        this.#expected.has(plan.credit) &&
+        (plan.locked === undefined || this.#expected.has(plan.locked))
+      );
+    });
   }
 
   /** Runs `work` again (after a short random pause) when it loses a race: deadlock, lock timeout, racing insert. */
@@ -609,49 +661,29 @@ export class LedgerStore {
   }
 
   /**
-   * One batch in two round trips on a server: the locking read of every touched account (in ascending id
-   * order, so batches never deadlock each other) with the reads that follow it, then every write with the
-   * COMMIT. Each operation is judged in arrival order against running balances in memory.
+   * One batch, each operation judged in arrival order against running balances in memory. From a read: in
+   * two round trips on a server, the locking read of every touched account (in ascending id order, so
+   * batches never deadlock each other) with the reads that follow it, then every write with the COMMIT.
+   * From memory (`#expected`): in one round trip on MariaDB, the guarded writes and the COMMIT.
    */
-  async #apply(tx: SqlTransaction, ops: LedgerOp[], owners: Map<string, Owner>): Promise<Outcome<OpResult>[]> {
+  async #apply(
+    tx: SqlTransaction,
+    ops: LedgerOp[],
+    owners: Map<string, Owner>,
+    fromMemory: boolean,
+  ): Promise<Outcome<OpResult>[]> {
     const now = new Date();
     const plans = ops.map((op) => this.#accountsOf(op, owners)!);
     const accountIds = [...new Set(plans.flatMap((p) => [p.debit, p.credit, ...(p.locked ? [p.locked] : [])]))].sort();
-    const forUpdate = this.#db.kind === "sqlite" ? "" : " for update";
-    // Read after the locks (same round trip, later statements). Every change to a merchant's holds also
-    // locks that merchant's rows, so this read (READ COMMITTED: the latest committed state) sees every
-    // hold of the locked merchants. A hold id racing in under another merchant surfaces as a unique-key
-    // violation on insert, and the retried batch then sees it.
-    const holdIds = [...new Set(ops.flatMap((op) => (op.kind === "topup" ? [] : [op.holdId])))];
-    const topUpKeys = ops.flatMap((op) => (op.kind === "topup" ? [`topup:${op.key}`] : []));
-    const reads: Statement[] = [
-      [
-        `select id, kind, balance from accounts where id in (${placeholders(accountIds.length)}) order by id${forUpdate}`,
-        accountIds,
-      ],
-    ];
-    if (holdIds.length > 0) reads.push(holdsQuery(holdIds));
-    if (topUpKeys.length > 0) {
-      reads.push([
-        `select idempotency_key, fingerprint from transfers where idempotency_key in (${placeholders(topUpKeys.length)})`,
-        topUpKeys,
-      ]);
-    }
-    const [lockedRows, ...rest] = (await tx.many(reads)) as Row[][];
-    // Judged after the locks: from here only the writes and the COMMIT stand between a hold and its caller.
+    const { balances, kinds, holds, fingerprints } = fromMemory
+      ? this.#rememberedState(accountIds, ops)
+      : await this.#readState(tx, accountIds, ops);
+    // Judged after the locks (or, from memory, checked by them): from here only the writes and the COMMIT
+    // stand between a hold and its caller.
     const judgedAt = Date.now();
-    const balances = new Map<string, bigint>();
-    const kinds = new Map<string, AccountKind>();
-    for (const row of lockedRows!) {
-      balances.set(row.id as string, BigInt(row.balance as string));
-      kinds.set(row.id as string, row.kind as AccountKind);
-    }
     const startBalances = new Map(balances);
-    const holds = holdIds.length > 0 ? holdMap(rest.shift()!) : new Map<string, HoldView>();
-    const fingerprints = new Map<string, string>();
-    for (const row of topUpKeys.length > 0 ? rest.shift()! : []) {
-      fingerprints.set(row.idempotency_key as string, row.fingerprint as string);
-    }
+    /** A broken invariant stops a batch judged from a read; from memory it only means the memory was stale. */
+    const broken = (message: string) => (fromMemory ? new StaleBalances(message) : new Error(message));
 
     const transfers: SqlValue[] = [];
     const entries: SqlValue[] = [];
@@ -668,6 +700,7 @@ export class LedgerStore {
       transfers.push(transferId, key, kind, debit, credit, amount, fp, now);
       entries.push(transferId, debit, -amount, now, transferId, credit, amount, now);
     };
+    const deadlineOf = new Map<string, number>();
     const outcomes = ops.map((op, i): Outcome<OpResult> => {
       const { debit, credit, locked } = plans[i]!;
       if (op.kind === "topup") {
@@ -721,6 +754,7 @@ export class LedgerStore {
         }
         const key = `hold:${op.holdId}`;
         move("hold", debit, credit, op.amount, key, `hold:${op.merchantId}:${op.currency}:${op.amount}`);
+        if (op.deadline !== undefined) deadlineOf.set(op.holdId, op.deadline);
         const hold: HoldView = {
           id: op.holdId,
           merchantId: op.merchantId,
@@ -739,7 +773,7 @@ export class LedgerStore {
       const target = FINAL_STATE[op.kind];
       if (hold.status !== HoldState.PENDING) return settled(hold, target);
       if (balances.get(debit)! < hold.amount) {
-        throw new Error(`ledger invariant broken: locked balance below pending hold ${hold.id}`);
+        throw broken(`ledger invariant broken: locked balance below pending hold ${hold.id}`);
       }
       const key = `${op.kind}:${hold.id}`;
       move(op.kind, debit, credit, hold.amount, key, key);
@@ -751,26 +785,14 @@ export class LedgerStore {
 
     for (const [id, balance] of balances) {
       if (balance < 0n && kinds.get(id) !== AccountKind.FUNDING) {
-        throw new Error(`ledger invariant broken: account ${id} would go negative`);
+        throw broken(`ledger invariant broken: account ${id} would go negative`);
       }
     }
-    const writes: Statement[] = [];
     // The entry count moves with the balance (a hold released in the same batch adds entries, not balance).
     const touched = [...added.keys()];
-    if (touched.length > 0) {
-      const cases = touched.map(() => "when ? then ?").join(" ");
-      writes.push([
-        `update accounts set balance = balance + case id ${cases} end, entry_count = entry_count + case id ${cases} end, updated_at = ? where id in (${placeholders(touched.length)})`,
-        [
-          ...touched.flatMap((id) => [id, balances.get(id)! - startBalances.get(id)!]),
-          ...touched.flatMap((id) => [id, added.get(id)!]),
-          now,
-          ...touched,
-        ],
-      ]);
-    }
+    const inserts: Statement[] = [];
     if (transfers.length > 0) {
-      writes.push(
+      inserts.push(
         [
           `insert into transfers (id, idempotency_key, kind, debit_account_id, credit_account_id, amount, fingerprint, created_at) values ${tuples(transfers.length / 8, 8)}`,
           transfers,
@@ -782,21 +804,105 @@ export class LedgerStore {
       );
     }
     if (placed.length > 0) {
-      writes.push([
+      inserts.push([
         `insert into holds (id, merchant_id, currency, amount, status, created_at, updated_at) values ${tuples(placed.length, 7)}`,
         placed.flatMap((h) => [h.id, h.merchantId, h.currency, h.amount, h.status, now, now]),
       ]);
     }
+    const settles: Guard[] = [];
     for (const [status, ids] of Object.entries(finished)) {
       if (ids.length === 0) continue;
-      writes.push([
-        `update holds set status = ?, updated_at = ? where id in (${placeholders(ids.length)}) and status = ?`,
-        [status, now, ...ids, HoldState.PENDING],
+      settles.push([
+        [
+          `update holds set status = ?, updated_at = ? where id in (${placeholders(ids.length)}) and status = ?`,
+          [status, now, ...ids, HoldState.PENDING],
+        ],
+        ids.length,
       ]);
     }
-    await tx.commitWith(writes);
-    for (const hold of placed) this.#rememberOwner(hold.id, hold);
+    // Batches sent from now on start from what this one leaves; if it fails, they learn from a read.
+    for (const id of accountIds) this.#expected.set(id, balances.get(id)!);
+    if (fromMemory) {
+      // Judged before the locks: on a server the guard itself refuses a batch whose earliest new hold's
+      // deadline has passed by the time its locks are granted, and the batch is judged again from a read.
+      const deadlines = placed.flatMap((h) => deadlineOf.get(h.id) ?? []);
+      const notAfter = deadlines.length > 0 && this.#db.kind !== "sqlite" ? Math.min(...deadlines) : undefined;
+      const guard = balanceGuard(accountIds, startBalances, balances, added, now, notAfter);
+      await tx.commitWhenAll([[guard, accountIds.length], ...settles], inserts);
+    } else {
+      const update: Statement[] =
+        touched.length > 0 ? [balanceUpdate(touched, startBalances, balances, added, now)] : [];
+      try {
+        await tx.commitWith([...update, ...inserts, ...settles.map(([statement]) => statement)]);
+      } catch (err) {
+        for (const id of accountIds) this.#expected.delete(id);
+        throw err;
+      }
+    }
+    for (const hold of placed) this.#rememberHold(hold);
     return outcomes;
+  }
+
+  /** The state a batch is judged on, as this process expects the database to hold it. */
+  #rememberedState(accountIds: string[], ops: LedgerOp[]): JudgedState {
+    const balances = new Map<string, bigint>();
+    for (const id of accountIds) {
+      const balance = this.#expected.get(id);
+      // Forgotten since the batch was found known (another batch failed while this one waited for a connection).
+      if (balance === undefined) throw new StaleBalances(`account ${id} is no longer known`);
+      balances.set(id, balance);
+    }
+    const kinds = new Map(accountIds.map((id) => [id, this.#accountKinds.get(id)!]));
+    const holds = new Map<string, HoldView>();
+    for (const op of ops) {
+      if (op.kind !== "capture" && op.kind !== "release") continue;
+      const known = this.#knownHolds.get(op.holdId)!;
+      // Pending, as far as this process knows: the COMMIT waits on exactly that (`#apply`).
+      holds.set(op.holdId, {
+        id: op.holdId,
+        ...known,
+        status: HoldState.PENDING,
+        updatedAt: known.createdAt,
+      });
+    }
+    return { balances, kinds, holds, fingerprints: new Map() };
+  }
+
+  /** The state a batch is judged on, read after locking its accounts. */
+  async #readState(tx: SqlTransaction, accountIds: string[], ops: LedgerOp[]): Promise<JudgedState> {
+    const forUpdate = this.#db.kind === "sqlite" ? "" : " for update";
+    // Read after the locks (same round trip, later statements). Every change to a merchant's holds also
+    // locks that merchant's rows, so this read (READ COMMITTED: the latest committed state) sees every
+    // hold of the locked merchants. A hold id racing in under another merchant surfaces as a unique-key
+    // violation on insert, and the retried batch then sees it.
+    const holdIds = [...new Set(ops.flatMap((op) => (op.kind === "topup" ? [] : [op.holdId])))];
+    const topUpKeys = ops.flatMap((op) => (op.kind === "topup" ? [`topup:${op.key}`] : []));
+    const reads: Statement[] = [
+      [
+        `select id, kind, balance from accounts where id in (${placeholders(accountIds.length)}) order by id${forUpdate}`,
+        accountIds,
+      ],
+    ];
+    if (holdIds.length > 0) reads.push(holdsQuery(holdIds));
+    if (topUpKeys.length > 0) {
+      reads.push([
+        `select idempotency_key, fingerprint from transfers where idempotency_key in (${placeholders(topUpKeys.length)})`,
+        topUpKeys,
+      ]);
+    }
+    const [lockedRows, ...rest] = (await tx.many(reads)) as Row[][];
+    const balances = new Map<string, bigint>();
+    const kinds = new Map<string, AccountKind>();
+    for (const row of lockedRows!) {
+      balances.set(row.id as string, BigInt(row.balance as string));
+      kinds.set(row.id as string, row.kind as AccountKind);
+    }
+    const holds = holdIds.length > 0 ? holdMap(rest.shift()!) : new Map<string, HoldView>();
+    const fingerprints = new Map<string, string>();
+    for (const row of topUpKeys.length > 0 ? rest.shift()! : []) {
+      fingerprints.set(row.idempotency_key as string, row.fingerprint as string);
+    }
+    return { balances, kinds, holds, fingerprints };
   }
 
   #knowsAccounts(merchantId: string, currency: string): boolean {
@@ -836,18 +942,21 @@ export class LedgerStore {
       `select id, merchant_id, currency, kind from accounts where merchant_id in (${placeholders(owners.length)})`,
       owners,
     );
-    for (const row of rows) this.#accountIds.set(accountKey(row.merchant_id, row.currency, row.kind), row.id);
+    for (const row of rows) {
+      this.#accountIds.set(accountKey(row.merchant_id, row.currency, row.kind), row.id);
+      this.#accountKinds.set(row.id, row.kind);
+    }
   }
 
   async #readHolds(sql: Sql, ids: string[]): Promise<Map<string, HoldView>> {
     const [query, params] = holdsQuery([...new Set(ids)]);
     const holds = holdMap(await sql.query(query, params));
-    for (const hold of holds.values()) this.#rememberOwner(hold.id, hold);
+    for (const hold of holds.values()) this.#rememberHold(hold);
     return holds;
   }
 
-  #rememberOwner(holdId: string, { merchantId, currency }: Owner): void {
-    this.#holdOwners.set(holdId, { merchantId, currency });
+  #rememberHold({ id, merchantId, currency, amount, createdAt }: HoldView): void {
+    this.#knownHolds.set(id, { merchantId, currency, amount, createdAt });
   }
 
   /** Errors after which the whole batch transaction is simply run again (a racing insert included). */
@@ -857,6 +966,68 @@ export class LedgerStore {
 }
 
 type Query = (sql: string, params?: unknown[]) => Promise<Record<string, unknown>[]>;
+
+/** What a batch is judged on: balances and kinds of its accounts, its holds, its top-ups' earlier fingerprints. */
+interface JudgedState {
+  balances: Map<string, bigint>;
+  kinds: Map<string, AccountKind>;
+  holds: Map<string, HoldView>;
+  fingerprints: Map<string, string>;
+}
+
+/** `when ? then ?` for each id, with its value. */
+function cases(ids: string[], value: (id: string) => SqlValue): { sql: string; params: SqlValue[] } {
+  return { sql: ids.map(() => "when ? then ?").join(" "), params: ids.flatMap((id) => [id, value(id)]) };
+}
+
+/** The balance and entry-count changes of the accounts a batch moved money on. */
+function balanceUpdate(
+  touched: string[],
+  start: Map<string, bigint>,
+  end: Map<string, bigint>,
+  added: Map<string, number>,
+  now: Date,
+): Statement {
+  const delta = cases(touched, (id) => end.get(id)! - start.get(id)!);
+  const count = cases(touched, (id) => added.get(id)!);
+  return [
+    `update accounts set balance = balance + case id ${delta.sql} end, entry_count = entry_count + case id ${count.sql} end, updated_at = ? where id in (${placeholders(touched.length)})`,
+    [...delta.params, ...count.params, now, ...touched],
+  ];
+}
+
+/**
+ * The same changes over every account a batch judged, matching only rows that still hold the balance it
+ * was judged on: the guard of a batch judged from memory (it must match every account). With `notAfter`
+ * (epoch ms), rows match only before then by the server's clock, read once each row's lock is granted.
+ */
+function balanceGuard(
+  accountIds: string[],
+  start: Map<string, bigint>,
+  end: Map<string, bigint>,
+  added: Map<string, number>,
+  now: Date,
+  notAfter: number | undefined,
+): Statement {
+  const delta = cases(accountIds, (id) => end.get(id)! - start.get(id)!);
+  const count = cases(accountIds, (id) => added.get(id) ?? 0);
+  const was = cases(accountIds, (id) => start.get(id)!);
+  const moved = accountIds.filter((id) => added.has(id));
+  const stamp =
+    moved.length > 0 ? `, updated_at = case when id in (${placeholders(moved.length)}) then ? else updated_at end` : "";
+  return [
+    `update accounts set balance = balance + case id ${delta.sql} end, entry_count = entry_count + case id ${count.sql} end${stamp}
+      where id in (${placeholders(accountIds.length)}) and balance = case id ${was.sql} end${notAfter === undefined ? "" : " and unix_timestamp(sysdate(3)) * 1000 < ?"}`,
+    [
+      ...delta.params,
+      ...count.params,
+      ...(moved.length > 0 ? [...moved, now] : []),
+      ...accountIds,
+      ...was.params,
+      ...(notAfter === undefined ? [] : [notAfter]),
+    ],
+  ];
+}
 
 /** Accounts proved per statement of the incremental check (one index range each). */
 const RANGES_PER_QUERY = 100;

@@ -25,6 +25,11 @@ export class RecentMap<K, V> {
     return this.#newer.has(key) || this.#older.has(key);
   }
 
+  delete(key: K): void {
+    this.#newer.delete(key);
+    this.#older.delete(key);
+  }
+
   set(key: K, value: V): void {
     if (!this.#newer.has(key) && this.#newer.size >= this.#generation) {
       this.#older = this.#newer;
