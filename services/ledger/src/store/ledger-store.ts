@@ -788,8 +788,6 @@ export class LedgerStore {
         throw broken(`ledger invariant broken: account ${id} would go negative`);
       }
     }
-    // The entry count moves with the balance (a hold released in the same batch adds entries, not balance).
-    const touched = [...added.keys()];
     const inserts: Statement[] = [];
     if (transfers.length > 0) {
       inserts.push(
@@ -827,11 +825,11 @@ export class LedgerStore {
       // deadline has passed by the time its locks are granted, and the batch is judged again from a read.
       const deadlines = placed.flatMap((h) => deadlineOf.get(h.id) ?? []);
       const notAfter = deadlines.length > 0 && this.#db.kind !== "sqlite" ? Math.min(...deadlines) : undefined;
-      const guard = balanceGuard(accountIds, startBalances, balances, added, now, notAfter);
+      const guard = balanceWrite(accountIds, startBalances, balances, added, now, { notAfter });
       await tx.commitWhenAll([[guard, accountIds.length], ...settles], inserts);
     } else {
-      const update: Statement[] =
-        touched.length > 0 ? [balanceUpdate(touched, startBalances, balances, added, now)] : [];
+      // The entry count moves with the balance (a hold released in the same batch adds entries, not balance).
+      const update: Statement[] = added.size > 0 ? [balanceWrite(accountIds, startBalances, balances, added, now)] : [];
       try {
         await tx.commitWith([...update, ...inserts, ...settles.map(([statement]) => statement)]);
       } catch (err) {
@@ -980,51 +978,44 @@ function cases(ids: string[], value: (id: string) => SqlValue): { sql: string; p
   return { sql: ids.map(() => "when ? then ?").join(" "), params: ids.flatMap((id) => [id, value(id)]) };
 }
 
-/** The balance and entry-count changes of the accounts a batch moved money on. */
-function balanceUpdate(
-  touched: string[],
-  start: Map<string, bigint>,
-  end: Map<string, bigint>,
-  added: Map<string, number>,
-  now: Date,
-): Statement {
-  const delta = cases(touched, (id) => end.get(id)! - start.get(id)!);
-  const count = cases(touched, (id) => added.get(id)!);
-  return [
-    `update accounts set balance = balance + case id ${delta.sql} end, entry_count = entry_count + case id ${count.sql} end, updated_at = ? where id in (${placeholders(touched.length)})`,
-    [...delta.params, ...count.params, now, ...touched],
-  ];
-}
-
 /**
- * The same changes over every account a batch judged, matching only rows that still hold the balance it
- * was judged on: the guard of a batch judged from memory (it must match every account). With `notAfter`
- * (epoch ms), rows match only before then by the server's clock, read once each row's lock is granted.
+ * The balance and entry-count changes of a batch, over the accounts it moved money on. Guarded (a batch
+ * judged from memory): over every account it judged, matching only rows that still hold the balance it
+ * was judged on (the guard must match them all), and with `notAfter` (epoch ms) only before then by the
+ * server's clock, read once each row's lock is granted.
  */
-function balanceGuard(
+function balanceWrite(
   accountIds: string[],
   start: Map<string, bigint>,
   end: Map<string, bigint>,
   added: Map<string, number>,
   now: Date,
-  notAfter: number | undefined,
+  guard?: { notAfter: number | undefined },
 ): Statement {
-  const delta = cases(accountIds, (id) => end.get(id)! - start.get(id)!);
-  const count = cases(accountIds, (id) => added.get(id) ?? 0);
-  const was = cases(accountIds, (id) => start.get(id)!);
   const moved = accountIds.filter((id) => added.has(id));
+  const ids = guard ? accountIds : moved;
+  const delta = cases(ids, (id) => end.get(id)! - start.get(id)!);
+  const count = cases(ids, (id) => added.get(id) ?? 0);
+  const set = `balance = balance + case id ${delta.sql} end, entry_count = entry_count + case id ${count.sql} end`;
+  if (!guard) {
+    return [
+      `update accounts set ${set}, updated_at = ? where id in (${placeholders(ids.length)})`,
+      [...delta.params, ...count.params, now, ...ids],
+    ];
+  }
+  const was = cases(ids, (id) => start.get(id)!);
   const stamp =
     moved.length > 0 ? `, updated_at = case when id in (${placeholders(moved.length)}) then ? else updated_at end` : "";
+  const clock = guard.notAfter === undefined ? "" : " and unix_timestamp(sysdate(3)) * 1000 < ?";
   return [
-    `update accounts set balance = balance + case id ${delta.sql} end, entry_count = entry_count + case id ${count.sql} end${stamp}
-      where id in (${placeholders(accountIds.length)}) and balance = case id ${was.sql} end${notAfter === undefined ? "" : " and unix_timestamp(sysdate(3)) * 1000 < ?"}`,
+    `update accounts set ${set}${stamp} where id in (${placeholders(ids.length)}) and balance = case id ${was.sql} end${clock}`,
     [
       ...delta.params,
       ...count.params,
       ...(moved.length > 0 ? [...moved, now] : []),
-      ...accountIds,
+      ...ids,
       ...was.params,
-      ...(notAfter === undefined ? [] : [notAfter]),
+      ...(guard.notAfter === undefined ? [] : [guard.notAfter]),
     ],
   ];
 }
