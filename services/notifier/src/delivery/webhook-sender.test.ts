@@ -83,6 +83,25 @@ describe("WebhookSender", () => {
     expect(outcome.latencyMs).toBeLessThan(1_500);
   });
 
+  it("delivers to an IPv6 loopback literal", async (ctx) => {
+    const server = createHttpServer((req, res) => {
+      req.resume();
+      res.end("ok");
+    });
+    const listening = await new Promise<boolean>((resolve) => {
+      server.once("error", () => resolve(false));
+      server.listen(0, "::1", () => resolve(true));
+    });
+    if (!listening) {
+      console.warn("SKIPPED: this machine has no IPv6 loopback");
+      return ctx.skip();
+    }
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    const { port } = server.address() as AddressInfo;
+    const outcome = await sender().send(delivery(`http://[::1]:${port}/webhooks`));
+    expect(outcome).toMatchObject({ result: AttemptResult.DELIVERED, statusCode: 200, responseExcerpt: "ok" });
+  });
+
   it("ends an answer whose body stalls at the time limit, keeping its status and first bytes", async () => {
     const server = createHttpServer((req, res) => {
       req.resume();

@@ -166,7 +166,8 @@ class Attempt {
       const req = this.#client.request(
         {
           protocol: url.protocol,
-          hostname: url.hostname,
+          // An IPv6 literal without its brackets, as Node's own conversion from a URL gives it.
+          hostname: url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname,
           port: url.port,
           path: url.pathname + url.search,
           method: "POST",
