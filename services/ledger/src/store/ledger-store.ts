@@ -612,7 +612,8 @@ export class LedgerStore {
    * COMMITTED on a server: the balance UPDATE's `id IN (…)` may scan the (small) accounts table, and under
    * REPEATABLE READ every row it scans stays locked, so two batches of different merchants deadlock on
    * rows neither changes. Nothing here needs a snapshot: balances come from the locking read, and holds
-   * are read after the locks, when every change to the locked merchants' holds has committed.
+   * are read after the locks, when every change to the locked merchants' holds has committed. A batch the
+   * process can judge from memory tries that first, once; its guards decide whether memory was right.
    */
   async #transact(ops: LedgerOp[], owners: Map<string, Owner>): Promise<Outcome<OpResult>[]> {
     if (this.#knowsBatch(ops, owners)) {
