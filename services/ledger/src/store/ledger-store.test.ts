@@ -549,7 +549,8 @@ describe(`LedgerStore on ${engine}`, () => {
     it("judges from the balances it remembers only while the database still holds them", async () => {
       const m = newMerchant();
       await store.topUp(m, "PKR", 10_000n, `topup:${m}`);
-      await store.hold(m, newHold(), "PKR", 1_000n); // remembers 9,000 available
+      const first = newHold();
+      await store.hold(m, first, "PKR", 1_000n); // remembers 9,000 available
       const other = new LedgerStore(db); // another process
       await other.hold(m, newHold(), "PKR", 8_500n); // 500 left, behind this store's back
       expect(await failure(store.hold(m, newHold(), "PKR", 1_000n))).toMatchObject({
@@ -558,10 +559,13 @@ describe(`LedgerStore on ${engine}`, () => {
       await other.topUp(m, "PKR", 5_000n, `more:${m}`); // 5,500, behind its back again
       const fits = newHold();
       expect(await store.hold(m, fits, "PKR", 2_000n)).toMatchObject({ status: HoldState.PENDING });
-      // A hold it placed, released by the other process: its capture must not go through.
+      await store.capture(first); // now it remembers the settlement account too
+      // A hold it placed, released by the other process, which then holds the same amount again: the
+      // balances are back to what this store remembers, but its capture still must not go through.
       await other.release(fits);
+      await other.hold(m, newHold(), "PKR", 2_000n);
       expect(await failure(store.capture(fits))).toMatchObject({ reason: Reason.HOLD_ALREADY_FINAL });
-      expect(await store.balance(m, "PKR")).toMatchObject({ available: 5_500n, locked: 9_500n });
+      expect(await store.balance(m, "PKR")).toMatchObject({ available: 3_500n, locked: 10_500n });
       await expectLedgerInvariants();
     });
 
