@@ -2,7 +2,7 @@ import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
 import { AttemptResult, parseRetryAfter, resultOfStatus } from "../domain/delivery.ts";
 import { webhookHeaders } from "../domain/signature.ts";
-import { parseTargetUrl, refusalOf } from "../domain/target-policy.ts";
+import { type ParsedTarget, parseTargetUrl, refusalOf } from "../domain/target-policy.ts";
 import { guardedLookup, type TargetPolicy, TargetRefusedError } from "./target-guard.ts";
 
 export const USER_AGENT = "MyPay-Webhooks/1";
@@ -52,6 +52,9 @@ interface Client {
   request: typeof http.request;
   agent: http.Agent;
 }
+
+/** An endpoint URL that passed `parseTargetUrl`. */
+type Target = Extract<ParsedTarget, { ok: true }>;
 
 /** Clients by URL scheme (`parseTargetUrl` admits only these two). */
 type Clients = Record<"http:" | "https:", Client>;
@@ -109,7 +112,7 @@ export class WebhookSender {
       "user-agent": USER_AGENT,
     };
     const client = this.#clients[target.url.protocol as keyof Clients];
-    const attempt = new Attempt(client, target.url, headers, this.#timeoutMs);
+    const attempt = new Attempt(client, target, headers, this.#timeoutMs);
     try {
       const res = await attempt.post(delivery.body);
       const responseExcerpt = await readExcerpt(res);
@@ -144,14 +147,14 @@ export class WebhookSender {
 class Attempt {
   timedOut = false;
   readonly #client: Client;
-  readonly #url: URL;
+  readonly #target: Target;
   readonly #headers: Record<string, string>;
   readonly #timer: NodeJS.Timeout;
   #request: http.ClientRequest | undefined;
 
-  constructor(client: Client, url: URL, headers: Record<string, string>, timeoutMs: number) {
+  constructor(client: Client, target: Target, headers: Record<string, string>, timeoutMs: number) {
     this.#client = client;
-    this.#url = url;
+    this.#target = target;
     this.#headers = headers;
     this.#timer = setTimeout(() => {
       this.timedOut = true;
@@ -162,12 +165,12 @@ class Attempt {
   /** Sends the request; resolves with the response once its head has arrived. */
   post(body: string): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      const url = this.#url;
+      const { url, host } = this.#target;
       const req = this.#client.request(
         {
           protocol: url.protocol,
-          // An IPv6 literal without its brackets, as Node's own conversion from a URL gives it.
-          hostname: url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname,
+          // Without an IPv6 literal's brackets, which a request's host name must not carry.
+          hostname: host,
           port: url.port,
           path: url.pathname + url.search,
           method: "POST",
