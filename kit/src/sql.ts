@@ -364,7 +364,7 @@ function untilCommitted(sql: Sql): SqlTransaction {
         committed = true;
         return sql.many(statements);
       }),
-    commitWhen: (guard, expectedRows, statements) => commitWhenInSteps(tx, [[guard, expectedRows]], statements),
+    commitWhen: (guard, expectedRows, statements) => tx.commitWhenAll([[guard, expectedRows]], statements),
     commitWhenAll: (guards, statements) => commitWhenInSteps(tx, guards, statements),
   };
   return tx;

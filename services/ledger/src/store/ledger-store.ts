@@ -621,10 +621,7 @@ export class LedgerStore {
         return await this.#db.sql.transaction((tx) => this.#apply(tx, ops, owners, true), { attempts: 1 });
       } catch (err) {
         // Whatever failed, what this process remembered of these accounts is no longer to be trusted.
-        for (const op of ops) {
-          const plan = this.#accountsOf(op, owners)!;
-          for (const id of [plan.debit, plan.credit, plan.locked]) if (id) this.#expected.delete(id);
-        }
+        this.#forget(ops.flatMap((op) => planAccounts(this.#accountsOf(op, owners)!)));
         if (!(err instanceof RowCountMismatch || err instanceof StaleBalances || this.#isConflict(err))) throw err;
         this.#observer.conflict();
       }
@@ -639,13 +636,12 @@ export class LedgerStore {
       if (op.kind === "hold" && this.#knownHolds.has(op.holdId)) return false;
       if ((op.kind === "capture" || op.kind === "release") && !this.#knownHolds.has(op.holdId)) return false;
       const plan = this.#accountsOf(op, owners);
-      return (
-        plan !== undefined &&
-        this.#expected.has(plan.debit) &&
-        this.#expected.has(plan.credit) &&
-        (plan.locked === undefined || this.#expected.has(plan.locked))
-      );
+      return plan !== undefined && planAccounts(plan).every((id) => this.#expected.has(id));
     });
+  }
+
+  #forget(accountIds: string[]): void {
+    for (const id of accountIds) this.#expected.delete(id);
   }
 
   /** Runs `work` again (after a short random pause) when it loses a race: deadlock, lock timeout, racing insert. */
@@ -675,7 +671,7 @@ export class LedgerStore {
   ): Promise<Outcome<OpResult>[]> {
     const now = new Date();
     const plans = ops.map((op) => this.#accountsOf(op, owners)!);
-    const accountIds = [...new Set(plans.flatMap((p) => [p.debit, p.credit, ...(p.locked ? [p.locked] : [])]))].sort();
+    const accountIds = [...new Set(plans.flatMap(planAccounts))].sort();
     const { balances, kinds, holds, fingerprints } = fromMemory
       ? this.#rememberedState(accountIds, ops)
       : await this.#readState(tx, accountIds, ops);
@@ -834,7 +830,7 @@ export class LedgerStore {
       try {
         await tx.commitWith([...update, ...inserts, ...settles.map(([statement]) => statement)]);
       } catch (err) {
-        for (const id of accountIds) this.#expected.delete(id);
+        this.#forget(accountIds);
         throw err;
       }
     }
@@ -965,6 +961,11 @@ export class LedgerStore {
 }
 
 type Query = (sql: string, params?: unknown[]) => Promise<Record<string, unknown>[]>;
+
+/** Every account an operation's plan names. */
+function planAccounts({ debit, credit, locked }: AccountPlan): string[] {
+  return locked ? [debit, credit, locked] : [debit, credit];
+}
 
 /** What a batch is judged on: balances and kinds of its accounts, its holds, its top-ups' earlier fingerprints. */
 interface JudgedState {
