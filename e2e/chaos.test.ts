@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectInvariants, holdStatus, ledgerAt } from "./books.ts";
 import { chaosSeconds } from "./reliability-settings.ts";
 import { recordFigures } from "./reliability-summary.ts";
-import { pool } from "./rest-client.ts";
+import { ADMIN_KEY, pool, RestClient } from "./rest-client.ts";
 import { leakedSecrets } from "./secret-scan.ts";
 import { SERVICE_NAMES, ServiceSet } from "./services.ts";
 
@@ -38,6 +38,13 @@ const SCENARIOS: { suffix: string; minor: bigint; expected: Expected; hold: Hold
   { suffix: "0001", minor: 6_000n, expected: "IN_REVIEW", hold: HoldStatus.PENDING }, // over REVIEW_THRESHOLD
   { suffix: "0001", minor: 1_000n, expected: "SUCCESS", hold: HoldStatus.CAPTURED },
 ];
+/** The sandbox merchant's balance from the first start (1,000,000.00). */
+const SEEDED_MINOR = 100_000_000n;
+/**
+ * Added before the load, so a long `CHAOS_SECONDS` never runs the merchant dry: 1,000 creates a second
+ * at the 15.00 the scenarios leave captured or locked on average.
+ */
+const TOP_UP_MINOR = BigInt(chaosSeconds) * 1_500_000n;
 /** States a payout may pass through on its way to the expected one. */
 const ON_THE_WAY = ["PENDING", "PROCESSING", "RETRY"];
 
@@ -97,6 +104,12 @@ describe(`chaos on ${engine}: SIGKILL each service under load`, () => {
       REVIEW_THRESHOLD: "50.00",
     });
     await services.startAll();
+    const topUp = await new RestClient(services.url("gateway"), ADMIN_KEY).send(
+      "POST",
+      "/api/v1/admin/merchants/mch_sandbox/top-ups",
+      { body: { amount: formatAmount(TOP_UP_MINOR, "PKR"), currency: "PKR" }, headers: { "Idempotency-Key": "chaos" } },
+    );
+    expect(topUp.status, JSON.stringify(topUp.body)).toBe(201);
     const res = await gateway("/api/v1/webhook-endpoints", {
       method: "POST",
       body: JSON.stringify({ url: `http://127.0.0.1:${receiverPort}/hooks` }),
@@ -235,7 +248,7 @@ describe(`chaos on ${engine}: SIGKILL each service under load`, () => {
     const sum = (list: Outcome[]) => list.reduce((n, o) => n + o.scenario.minor, 0n);
     const paid = sum(outcomes.filter((o) => o.expected === "SUCCESS"));
     const locked = sum(outcomes.filter((o) => o.scenario.hold === HoldStatus.PENDING));
-    const expectedBalance = 100_000_000n - paid;
+    const expectedBalance = SEEDED_MINOR + TOP_UP_MINOR - paid;
     const balanceDeadline = Date.now() + 60_000;
     let balance: Record<string, string> = {};
     while (Date.now() < balanceDeadline) {
