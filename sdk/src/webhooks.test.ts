@@ -46,6 +46,18 @@ describe("webhook signatures", () => {
     await expect(verifyWebhook(SPEC.body, headers(SPEC.signature), [other, SPEC.secret], opts)).resolves.toBeTruthy();
   });
 
+  it("verifies with each of more secrets than it keeps decoded, and with none of the others", async () => {
+    // Enough secrets that the key cache starts again part way through, then the first secrets once more.
+    const secrets = Array.from({ length: 1_100 }, (_, i) => `whsec_${btoa(`secret number ${i} of a receiver`)}`);
+    const opts = { nowSeconds: SPEC.timestamp };
+    for (const secret of [...secrets, ...secrets.slice(0, 3)]) {
+      const signature = await signWebhook(secret, SPEC.id, SPEC.timestamp, SPEC.body);
+      await expect(verifyWebhook(SPEC.body, headers(signature), secret, opts)).resolves.toBeTruthy();
+    }
+    const first = await signWebhook(secrets[0]!, SPEC.id, SPEC.timestamp, SPEC.body);
+    await expect(verifyWebhook(SPEC.body, headers(first), secrets[1_099]!, opts)).rejects.toThrow(/no signature/);
+  });
+
   it.each([
     ["a tampered body", '{"test": 1}', headers(SPEC.signature), /no signature matches/],
     ["a missing header", SPEC.body, { "webhook-id": SPEC.id }, /missing/],
