@@ -89,7 +89,7 @@ interface SigningKey {
   web?: Promise<HmacKey>;
 }
 
-/** Keys by secret: a receiver verifies many webhooks with the same few secrets. */
+/** Keys by secret: a receiver verifies many webhooks with the same secrets. */
 const keys = new Map<string, SigningKey>();
 /**
  * Secrets kept at most (past it the cache starts again). A receiver of many endpoints' webhooks decodes
