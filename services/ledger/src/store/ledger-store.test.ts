@@ -546,6 +546,18 @@ describe(`LedgerStore on ${engine}`, () => {
       expect(await store.balance(m, "PKR")).toMatchObject({ available: 0n, locked: 1_000_000n });
       await expectLedgerInvariants();
     });
+    it("answers a top-up replay from a read, not from a failed attempt on the balances it remembers", async () => {
+      let conflicts = 0;
+      const counting = new LedgerStore(db, {
+        observer: { operation() {}, batch() {}, conflict: () => conflicts++, invariants() {} },
+      });
+      const m = newMerchant();
+      const first = await counting.topUp(m, "PKR", 10_000n, `topup:${m}`); // its accounts are now remembered
+      expect(await counting.topUp(m, "PKR", 10_000n, `topup:${m}`)).toEqual(first);
+      expect(conflicts).toBe(0);
+      expect(await counting.balance(m, "PKR")).toMatchObject({ available: 10_000n });
+    });
+
     it("judges from the balances it remembers only while the database still holds them", async () => {
       const m = newMerchant();
       await store.topUp(m, "PKR", 10_000n, `topup:${m}`);

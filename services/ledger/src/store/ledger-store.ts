@@ -629,9 +629,13 @@ export class LedgerStore {
     return this.#retrying(() => this.#db.sql.transaction((tx) => this.#apply(tx, ops, owners, false), { attempts: 1 }));
   }
 
-  /** Whether a batch can be judged from memory: every account's balance known, every hold new or known. */
+  /**
+   * Whether a batch can be judged from memory: every account's balance known, every hold new or known, and
+   * no top-up (whether its key was used before only a read tells).
+   */
   #knowsBatch(ops: LedgerOp[], owners: Map<string, Owner>): boolean {
     return ops.every((op) => {
+      if (op.kind === "topup") return false;
       // A hold id seen before is a replay, answered from a read.
       if (op.kind === "hold" && this.#knownHolds.has(op.holdId)) return false;
       if ((op.kind === "capture" || op.kind === "release") && !this.#knownHolds.has(op.holdId)) return false;
@@ -860,6 +864,7 @@ export class LedgerStore {
         updatedAt: known.createdAt,
       });
     }
+    // No top-up is judged from memory (`#knowsBatch`), so no earlier key is needed.
     return { balances, kinds, holds, fingerprints: new Map() };
   }
 
